@@ -14,9 +14,15 @@ export ANSIBLE_INJECT_FACT_VARS := false
 export DLSTACK_CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
 export ANSIBLE_FORCE_COLOR ?= false
 export PY_COLORS ?= 0
-MOLECULE_SCENARIOS ?= $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
+# The host's local wheelhouse (pip's find-links), mounted read-only into test containers so torch
+# installs offline; empty where pip has none (the roles then use the package index).
+export DLSTACK_WHEELHOUSE ?= $(shell python3 -m pip config get global.find-links 2>/dev/null | cut -d' ' -f1)
+# Every scenario under molecule/, less those that need what CI lacks: gpu (a real GPU host) and
+# conda_online (internet to download Miniforge). Run those by name: make molecule MOLECULE_SCENARIOS=gpu
+MOLECULE_NOT_IN_CI := gpu conda_online
+MOLECULE_SCENARIOS ?= $(filter-out $(MOLECULE_NOT_IN_CI),$(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
-.PHONY: help test setup venv docker images collection unit lint sanity changelog molecule build demo clean
+.PHONY: help test setup venv tools docker images collection unit lint sanity changelog molecule build demo clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -24,10 +30,13 @@ help:  ## list the targets
 test: setup unit lint sanity changelog build molecule  ## everything CI runs, failing on the first failure
 	@echo "make test: all stages passed"
 
-setup: venv docker images collection  ## venv, Docker engine, test images, collection path
+setup: venv tools docker images collection  ## venv, host tools, Docker engine, test images, collection path
 
 venv:  ## project-local .venv from the pinned requirements.txt (reused while unchanged)
 	bash tests/harness/ensure-venv.sh
+
+tools:  ## host tools the tests use (shellcheck for sanity, debootstrap for images), from apt when missing
+	bash tests/harness/ensure-tools.sh
 
 docker:  ## a Docker engine that answers (installs docker.io and starts dockerd where none runs)
 	bash tests/harness/ensure-docker.sh
@@ -45,7 +54,7 @@ unit: venv collection  ## pytest unit tests
 lint: venv collection  ## ansible-lint, production profile
 	ansible-lint --offline --profile production
 
-sanity: venv  ## ansible-test sanity (offline-safe pip bootstrap, see tests/harness/sanity.sh)
+sanity: venv tools  ## ansible-test sanity (offline-safe pip bootstrap, see tests/harness/sanity.sh)
 	bash tests/harness/sanity.sh
 
 changelog: venv  ## antsibull-changelog lint

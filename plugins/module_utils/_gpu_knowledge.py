@@ -1,0 +1,792 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# This file is private to labops.dlstack (leading underscore): no compatibility promise outside the
+# collection. It runs on managed hosts, so it is pure Python >= 3.9 with no third-party imports.
+
+"""What the collection knows about NVIDIA GPUs, drivers, CUDA and PyTorch wheels.
+
+Plain data plus small pure functions. Every table carries its source; the research notes quoted
+are shared/research/conda-pytorch-probe.md (tables T2, T4, T5, B.2-B.5) and
+shared/research/nvidia-anchors.md, which cite the primary sources named below.
+
+Vocabulary used throughout:
+- compute capability: a string "X.Y" ("9.0"), as nvidia-smi's compute_cap prints it;
+- architecture: "Maxwell", "Pascal", "Volta", "Turing", "Ampere", "Ada", "Hopper", "Blackwell";
+- driver version: "580.159.04"; driver branch: its first number (580);
+- PCI device id: "0x2335" (lower case, 4 hex digits, vendor 0x10de implied);
+- torch wheel variant: "cu130", "cu126", ..., "cpu" (the suffix of https://download.pytorch.org/whl/<variant>).
+"""
+
+from __future__ import annotations
+
+import re
+
+from ansible_collections.labops.dlstack.plugins.module_utils._gpu_pci_ids import (
+    DEVICE_GROUPS,
+    DEVICE_NAMES,
+    PCIIDS_SOURCE,
+)
+
+# --------------------------------------------------------------------------------------------------
+# Architectures
+# --------------------------------------------------------------------------------------------------
+
+SRC_T5 = 'conda-pytorch-probe.md T5/B.5 (NVML enum: index ids 69060717009, 71285142382; branches: NVIDIA/ansible-role-nvidia-driver#89)'
+SRC_LEGACY = 'NVIDIA legacy GPU list (nvidia.com/object/IO_32667): Fermi last branch R390, Kepler last branch R470; CC from developer.nvidia.com/cuda-gpus'
+SRC_OPEN = ('NVIDIA/open-gpu-kernel-modules README ("Turing or later"); open modules need the GSP '
+            '(negativo17/nvidia-driver#158); Blackwell open only (amazon-eks-ami#2769, Start9Labs/start-technologies#3465)')
+
+# One row per architecture, oldest first.
+#   compute_capabilities: every CC of the family (first = the lowest)
+#   pci_prefix: chip code-name prefix in pci.ids ("GH100 [H200 SXM 141GB]")
+#   kernel_modules: driver kernel-module flavours that run this architecture
+#   min_branch: first driver branch that supports the family (first CUDA toolkit with its sm_XY and the
+#               driver bundled with it); min_branch_by_cc refines it per CC
+#   max_branch: last driver branch that supports it (legacy branch), None = all current branches
+#   min_cuda: first CUDA toolkit that knows the architecture (a wheel built with an older CUDA can not
+#             serve it, not even through PTX); min_cuda_by_cc refines it
+ARCHITECTURES = (
+    {'name': 'Fermi', 'compute_capabilities': ('2.0', '2.1'), 'nvml_enum': None, 'pci_prefix': 'GF',
+     'kernel_modules': ('proprietary',), 'min_branch': None, 'max_branch': 390,
+     'min_cuda': '3.0', 'source': SRC_LEGACY},
+    {'name': 'Kepler', 'compute_capabilities': ('3.0', '3.2', '3.5', '3.7'), 'nvml_enum': 2, 'pci_prefix': 'GK',
+     'kernel_modules': ('proprietary',), 'min_branch': None, 'max_branch': 470,
+     'min_cuda': '5.0', 'source': SRC_LEGACY},
+    {'name': 'Maxwell', 'compute_capabilities': ('5.0', '5.2', '5.3'), 'nvml_enum': 3, 'pci_prefix': 'GM',
+     'kernel_modules': ('proprietary',), 'min_branch': 340, 'max_branch': 580,
+     'min_cuda': '6.0', 'source': SRC_T5 + '; max R580 legacy: NixOS/nixos-hardware#1880'},
+    {'name': 'Pascal', 'compute_capabilities': ('6.0', '6.1', '6.2'), 'nvml_enum': 4, 'pci_prefix': 'GP',
+     'kernel_modules': ('proprietary',), 'min_branch': 367, 'max_branch': 580,
+     'min_cuda': '8.0', 'source': SRC_T5 + '; max R580 legacy: NixOS/nixos-hardware#1880'},
+    {'name': 'Volta', 'compute_capabilities': ('7.0', '7.2'), 'nvml_enum': 5, 'pci_prefix': 'GV',
+     'kernel_modules': ('proprietary',), 'min_branch': 384, 'max_branch': 580,
+     'min_cuda': '9.0', 'source': SRC_T5},
+    {'name': 'Turing', 'compute_capabilities': ('7.5',), 'nvml_enum': 6, 'pci_prefix': 'TU',
+     'kernel_modules': ('open', 'proprietary'), 'min_branch': 410, 'max_branch': None,
+     'min_cuda': '10.0', 'source': SRC_T5 + '; ' + SRC_OPEN},
+    {'name': 'Ampere', 'compute_capabilities': ('8.0', '8.6', '8.7'), 'nvml_enum': 7, 'pci_prefix': 'GA',
+     'kernel_modules': ('open', 'proprietary'), 'min_branch': 450, 'min_branch_by_cc': {'8.6': 455, '8.7': 470},
+     'max_branch': None, 'min_cuda': '11.0', 'min_cuda_by_cc': {'8.6': '11.1', '8.7': '11.4'},
+     'source': SRC_T5 + ' (Ampere >= R455 for RTX 30)'},
+    {'name': 'Ada', 'compute_capabilities': ('8.9',), 'nvml_enum': 8, 'pci_prefix': 'AD',
+     'kernel_modules': ('open', 'proprietary'), 'min_branch': 520, 'max_branch': None,
+     'min_cuda': '11.8', 'source': SRC_T5 + ' (Ada >= R520: unverified in the research)'},
+    {'name': 'Hopper', 'compute_capabilities': ('9.0',), 'nvml_enum': 9, 'pci_prefix': 'GH',
+     'kernel_modules': ('open', 'proprietary'), 'min_branch': 520, 'max_branch': None,
+     'min_cuda': '11.8', 'source': SRC_T5 + ' (CUDA 11.8/R520 era, exact first branch unverified)'},
+    {'name': 'Blackwell', 'compute_capabilities': ('10.0', '10.3', '11.0', '12.0', '12.1'), 'nvml_enum': 10, 'pci_prefix': 'GB',
+     'kernel_modules': ('open',), 'min_branch': 570, 'min_branch_by_cc': {'11.0': 580},
+     'max_branch': None, 'min_cuda': '12.8', 'min_cuda_by_cc': {'10.3': '12.9', '12.1': '12.9', '11.0': '13.0'},
+     'source': SRC_T5 + '; B.5: R570 list covers B200/GB200/RTX 5090/5080/5070 Ti only, later ids need 575/580 '
+                        '(awslabs/amazon-eks-ami nvidia-open-supported-devices-{570,580,595}.txt)'},
+)
+
+ARCHITECTURE_NAMES = tuple(a['name'] for a in ARCHITECTURES)
+_ARCH_BY_NAME = dict((a['name'].lower(), a) for a in ARCHITECTURES)
+# spellings seen in nvidia-smi -q -x <product_architecture> and elsewhere
+_ARCH_ALIASES = {'ada lovelace': 'ada', 'lovelace': 'ada', 'grace hopper': 'hopper'}
+_ARCH_BY_CC = {}
+for _arch in ARCHITECTURES:
+    for _cc in _arch['compute_capabilities']:
+        _ARCH_BY_CC[_cc] = _arch['name']
+
+# Compute capability of chips whose TSV rows carry none (Fermi, Kepler). Source: SRC_LEGACY.
+CHIP_COMPUTE_CAPABILITY = {
+    'GF100': '2.0', 'GF110': '2.0',
+    'GF104': '2.1', 'GF106': '2.1', 'GF108': '2.1', 'GF114': '2.1', 'GF116': '2.1', 'GF117': '2.1', 'GF119': '2.1',
+    'GK104': '3.0', 'GK106': '3.0', 'GK107': '3.0',
+    'GK110': '3.5', 'GK180': '3.5', 'GK208': '3.5',
+    'GK210': '3.7',
+}
+
+# Devices that need the open kernel module although their architecture allows both: Grace Hopper
+# ("For cutting-edge platforms such as NVIDIA Grace Hopper ... you must use the open-source GPU kernel
+# modules", NVIDIA blog quoted in conda-pytorch-probe.md B.5). Ids: pci.ids names "GH200 ...".
+OPEN_ONLY_DEVICE_IDS = frozenset(('0x2342', '0x2348'))
+
+# Open kernel modules: first released with R515; NVIDIA's installers default to them from R560
+# (NVIDIA blog "NVIDIA Transitions Fully Towards Open-Source GPU Kernel Modules", research B.5).
+OPEN_KERNEL_MODULE_MIN_BRANCH = 515
+OPEN_KERNEL_MODULE_DEFAULT_BRANCH = 560
+
+# --------------------------------------------------------------------------------------------------
+# CUDA <-> driver
+# --------------------------------------------------------------------------------------------------
+
+# (CUDA version, Linux driver of the toolkit's GA runfile = the first driver that reports this CUDA
+# version in nvidia-smi, source). Rows 11.8 .. 13.2 from conda-pytorch-probe.md B.4 (Jimver/cuda-toolkit
+# src/links/linux-links.ts@3d45d157); older rows from the CUDA Toolkit release notes, table
+# "CUDA Toolkit and Corresponding Driver Versions" (docs.nvidia.com/cuda/cuda-toolkit-release-notes).
+CUDA_TOOLKIT_DRIVERS = (
+    ('9.0', '384.81', 'CUDA release notes'),
+    ('9.1', '387.26', 'CUDA release notes'),
+    ('9.2', '396.26', 'CUDA release notes'),
+    ('10.0', '410.48', 'CUDA release notes'),
+    ('10.1', '418.39', 'CUDA release notes'),
+    ('10.2', '440.33', 'CUDA release notes'),
+    ('11.0', '450.36.06', 'CUDA release notes; uv backend.rs cu110'),
+    ('11.1', '455.23', 'CUDA release notes'),
+    ('11.2', '460.27.03', 'CUDA release notes'),
+    ('11.3', '465.19.01', 'CUDA release notes'),
+    ('11.4', '470.42.01', 'CUDA release notes'),
+    ('11.5', '495.29.05', 'CUDA release notes'),
+    ('11.6', '510.39.01', 'CUDA release notes'),
+    ('11.7', '515.43.04', 'CUDA release notes'),
+    ('11.8', '520.61.05', 'B.4'),
+    ('12.0', '525.60.13', 'B.4'),
+    ('12.1', '530.30.02', 'B.4'),
+    ('12.2', '535.54.03', 'B.4'),
+    ('12.3', '545.23.06', 'B.4'),
+    ('12.4', '550.54.14', 'B.4'),
+    ('12.5', '555.42.02', 'B.4'),
+    ('12.6', '560.28.03', 'B.4'),
+    ('12.8', '570.86.10', 'B.4'),
+    ('12.9', '575.51.03', 'B.4'),
+    ('13.0', '580.65.06', 'B.4'),
+    ('13.1', '590.44.01', 'B.4'),
+    ('13.2', '595.45.04', 'B.4'),
+    # lower bound only: the R610 capture (utkuozdemir/nvidia_gpu_exporter, research C.2) reports
+    # "CUDA UMD version : 13.3" with driver 610.57.04; the GA driver of CUDA 13.3 is not recorded.
+    ('13.3', '610.57.04', 'C.2 R610 capture (lower bound)'),
+)
+
+# Minor-version compatibility: an application built with CUDA X.y runs on any driver >= this one
+# (https://docs.nvidia.com/deploy/cuda-compatibility/minor-version-compatibility.html; exact minima as
+# uv uses them, astral-sh/uv crates/uv-torch/src/backend.rs@6eeb4631; CUDA 13.0 GA: 580.65.06). B.4/T2.
+CUDA_MINOR_COMPAT_MIN_DRIVER = {
+    11: '450.80.02',
+    12: '525.60.13',
+    13: '580.65.06',
+}
+CUDA_MIN_DRIVER_EXCEPTIONS = {'11.0': '450.36.06'}
+
+# --------------------------------------------------------------------------------------------------
+# PyTorch wheels
+# --------------------------------------------------------------------------------------------------
+
+TORCH_WHEEL_INDEX_TEMPLATE = 'https://download.pytorch.org/whl/{variant}'
+
+_A37 = ('3.7', '5.0', '6.0', '7.0', '7.5', '8.0', '8.6', '9.0')
+_A50 = ('5.0', '6.0', '7.0', '7.5', '8.0', '8.6', '9.0')
+_A70_120 = ('7.0', '7.5', '8.0', '8.6', '9.0', '10.0', '12.0')
+_A75_120 = ('7.5', '8.0', '8.6', '9.0', '10.0', '12.0')
+
+
+def _v(status, archs, ptx=None):
+    # status: stable | experimental (both listed in PyTorch's release matrix) | extra (published on
+    # download.pytorch.org but outside the matrix); archs: cubins (sm_XY) in the Linux x86_64 wheel;
+    # ptx: the compute_XY the wheel also carries as PTX (JIT forward), or None.
+    return {'status': status, 'archs': archs, 'ptx': ptx}
+
+
+# torch release -> wheel variants -> compiled architectures. Source: conda-pytorch-probe.md B.2
+# (pytorch RELEASE.md "Release Compatibility Matrix", PRs pytorch/pytorch#143538, #157482, #170603,
+# #175253, #182849, #187075, #194367) and B.3 (pytorch/builder manywheel/build_cuda.sh, pytorch
+# .ci/manywheel/build_cuda.sh @00c7a380 / @799d09f2, torch.cuda.get_arch_list() reports and the H200
+# run: 2.11.0+cu130 -> sm_75 sm_80 sm_86 sm_90 sm_100 sm_120, no PTX).
+# 'default' is the CUDA variant of the plain PyPI wheel. 2.15 is only planned (cu126 removed,
+# pytorch/pytorch#190385) and is not listed.
+TORCH_RELEASES = {
+    '2.4': {'released': '2024-07', 'python': '3.8-3.12', 'default': 'cu121', 'variants': {
+        'cu118': _v('stable', _A37), 'cu121': _v('stable', _A50), 'cu124': _v('experimental', _A50)}},
+    '2.5': {'released': '2024-10', 'python': '3.9-3.12', 'default': 'cu124', 'variants': {
+        'cu118': _v('stable', _A37), 'cu121': _v('stable', _A50), 'cu124': _v('stable', _A50, '9.0')}},
+    '2.6': {'released': '2025-01', 'python': '3.9-3.13', 'default': 'cu124', 'variants': {
+        'cu118': _v('stable', _A37), 'cu124': _v('stable', _A50, '9.0'), 'cu126': _v('experimental', _A50)}},
+    '2.7': {'released': '2025-04', 'python': '3.9-3.13', 'default': 'cu126', 'variants': {
+        'cu118': _v('stable', _A37), 'cu126': _v('stable', _A50), 'cu128': _v('experimental', _A75_120, '12.0')}},
+    '2.8': {'released': '2025-07', 'python': '3.9-3.13', 'default': 'cu128', 'variants': {
+        'cu126': _v('stable', _A50), 'cu128': _v('stable', _A70_120), 'cu129': _v('experimental', _A70_120, '12.0')}},
+    '2.9': {'released': '2025-10', 'python': '3.10-3.14', 'default': 'cu128', 'variants': {
+        'cu126': _v('stable', _A50), 'cu128': _v('stable', _A70_120), 'cu129': _v('extra', _A70_120, '12.0'),
+        'cu130': _v('experimental', _A75_120, '12.0')}},
+    '2.10': {'released': '2026-01', 'python': '3.10-3.14', 'default': 'cu128', 'variants': {
+        'cu126': _v('stable', _A50), 'cu128': _v('stable', _A70_120), 'cu129': _v('extra', _A70_120, '12.0'),
+        'cu130': _v('experimental', _A75_120, '12.0')}},
+    '2.11': {'released': '2026-03-18', 'python': '3.10-3.14', 'default': 'cu130', 'variants': {
+        'cu126': _v('stable', _A50), 'cu128': _v('stable', _A75_120), 'cu129': _v('extra', _A75_120, '12.0'),
+        'cu130': _v('stable', _A75_120)}},
+    # 2.12-2.14: "+PTX" per RELEASE.md only (not verified on a wheel); cu129 for 2.12.1 and the 2.13
+    # cu129 test channel are left out (outside the matrix, arch list unknown).
+    '2.12': {'released': '2026-05-13', 'python': '3.10-3.14', 'default': 'cu130', 'variants': {
+        'cu126': _v('stable', _A50), 'cu130': _v('stable', _A75_120, '12.0'), 'cu132': _v('experimental', _A75_120, '12.0')}},
+    '2.13': {'released': '2026-07-08', 'python': '3.10-3.15', 'default': 'cu130', 'variants': {
+        'cu126': _v('stable', _A50), 'cu130': _v('stable', _A75_120, '12.0'), 'cu132': _v('experimental', _A75_120, '12.0')}},
+    '2.14': {'released': '2026-09-02', 'python': '3.10-3.15', 'default': 'cu130', 'variants': {
+        'cu126': _v('stable', _A50), 'cu130': _v('stable', _A75_120, '12.0'), 'cu132': _v('stable', _A75_120, '12.0')}},
+}
+
+
+# --------------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------------
+
+_VERSION_RE = re.compile(r'(\d+(?:\.\d+)+|\d+)')
+
+
+def parse_version(value):
+    """'580.159.04' -> (580, 159, 4); '610.57.04 [Deprecated; ...]' -> (610, 57, 4); None when no number."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return (value,)
+    if isinstance(value, (tuple, list)):
+        return tuple(int(p) for p in value)
+    match = _VERSION_RE.search(str(value))
+    if not match:
+        return None
+    return tuple(int(p) for p in match.group(1).split('.'))
+
+
+def version_string(value):
+    """The dotted number inside value ('610.57.04 [Deprecated]' -> '610.57.04'), or None."""
+    if value is None:
+        return None
+    match = _VERSION_RE.search(str(value))
+    return match.group(1) if match else None
+
+
+def driver_branch(driver_version):
+    """'580.159.04' -> 580."""
+    parsed = parse_version(driver_version)
+    return parsed[0] if parsed else None
+
+
+def normalize_compute_capability(value):
+    """'9.0', '9', 9.0, (9, 0), 'sm_90', 'compute_90', '90' -> '9.0'; None when not a CC."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        return '%d.%d' % (int(value[0]), int(value[1]))
+    text = str(value).strip().lower()
+    match = re.match(r'^(?:sm_|compute_)(\d+)(\d)[a-z]?$', text)
+    if match:
+        return '%d.%d' % (int(match.group(1)), int(match.group(2)))
+    match = re.match(r'^(\d+)\.(\d+)$', text)
+    if match:
+        return '%d.%d' % (int(match.group(1)), int(match.group(2)))
+    match = re.match(r'^(\d+)$', text)
+    if match:
+        number = int(match.group(1))
+        if number < 20:
+            return '%d.0' % number
+        return '%d.%d' % (number // 10, number % 10)
+    return None
+
+
+def _cc_tuple(cc):
+    cc = normalize_compute_capability(cc)
+    if cc is None:
+        return None
+    major, minor = cc.split('.')
+    return (int(major), int(minor))
+
+
+def normalize_architecture(name):
+    """'Ada Lovelace' -> 'Ada'; 'hopper' -> 'Hopper'; unknown -> None."""
+    if not name:
+        return None
+    key = str(name).strip().lower()
+    key = _ARCH_ALIASES.get(key, key)
+    arch = _ARCH_BY_NAME.get(key)
+    return arch['name'] if arch else None
+
+
+def architecture_info(name):
+    """The ARCHITECTURES row of an architecture name, or None."""
+    arch = normalize_architecture(name)
+    return _ARCH_BY_NAME[arch.lower()] if arch else None
+
+
+def arch_from_compute_capability(compute_capability):
+    """'9.0' -> 'Hopper', '8.9' -> 'Ada', '12.0' -> 'Blackwell'; None when unknown."""
+    cc = normalize_compute_capability(compute_capability)
+    if cc is None:
+        return None
+    if cc in _ARCH_BY_CC:
+        return _ARCH_BY_CC[cc]
+    # an unlisted minor of a known major (for example 8.8): same family as the major's known CCs when
+    # they all belong to one architecture
+    major = cc.split('.')[0]
+    names = set(name for known, name in _ARCH_BY_CC.items() if known.split('.')[0] == major)
+    if len(names) == 1:
+        return names.pop()
+    return None
+
+
+def min_compute_capability(architecture):
+    """Lowest compute capability of an architecture ('Pascal' -> '6.0')."""
+    arch = architecture_info(architecture)
+    return arch['compute_capabilities'][0] if arch else None
+
+
+# --------------------------------------------------------------------------------------------------
+# PCI ids
+# --------------------------------------------------------------------------------------------------
+
+_PCI_DEVICES = {}
+for _chip, _arch_name, _cc, _ids in DEVICE_GROUPS:
+    for _id in _ids.split():
+        _PCI_DEVICES[_id] = (_chip, _arch_name, _cc or CHIP_COMPUTE_CAPABILITY.get(_chip) or None)
+
+
+def normalize_pci_device_id(value):
+    """'0x2335', '2335', 0x2335, nvidia-smi's '0x233510DE' (device << 16 | vendor) -> '0x2335'.
+
+    Returns None for anything that is not an NVIDIA device id (for example a vGPU's '0x000000DE').
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        number = value
+    else:
+        text = str(value).strip().lower()
+        if text.startswith('0x'):
+            text = text[2:]
+        if not re.match(r'^[0-9a-f]{1,8}$', text):
+            return None
+        if len(text) == 8:
+            if text[4:] != '10de':
+                return None
+            text = text[:4]
+        number = int(text, 16)
+    if number <= 0 or number > 0xffff:
+        return None
+    return '0x%04x' % number
+
+
+def pci_device_info(device_id):
+    """PCI device id -> {'pci_device_id', 'chip', 'architecture', 'compute_capability', 'pci_name'} or None.
+
+    Source: pci.ids (see _gpu_pci_ids.PCIIDS_SOURCE); compute capability of Fermi/Kepler chips from
+    CHIP_COMPUTE_CAPABILITY; None compute capability where neither knows it.
+    """
+    norm = normalize_pci_device_id(device_id)
+    if norm is None:
+        return None
+    entry = _PCI_DEVICES.get(norm[2:])
+    if entry is None:
+        return None
+    chip, arch, cc = entry
+    return {'pci_device_id': norm, 'chip': chip, 'architecture': arch, 'compute_capability': cc,
+            'pci_name': DEVICE_NAMES.get(norm[2:]), 'source': PCIIDS_SOURCE}
+
+
+def arch_from_pci_device_id(device_id):
+    """'0x2335' -> 'Hopper'; None when the id is not in the table."""
+    info = pci_device_info(device_id)
+    return info['architecture'] if info else None
+
+
+def compute_capability_from_pci_device_id(device_id):
+    """'0x2335' -> '9.0'; None when unknown."""
+    info = pci_device_info(device_id)
+    return info['compute_capability'] if info else None
+
+
+def _name_key(name):
+    text = re.sub(r'\s+', ' ', str(name).strip().lower())
+    for prefix in ('nvidia ',):
+        if text.startswith(prefix):
+            text = text[len(prefix):]
+    return text
+
+
+def _build_name_index():
+    index = {}
+    for dev, pci_name in DEVICE_NAMES.items():
+        match = re.search(r'\[(.*)\]', pci_name)
+        if not match:
+            continue
+        for alias in match.group(1).split(' / '):
+            index.setdefault(_name_key(alias), set()).add(dev)
+    return index
+
+
+_NAME_INDEX = _build_name_index()
+
+
+def pci_device_info_from_name(name):
+    """Best effort: a product name as nvidia-smi prints it ('NVIDIA A10G') -> pci_device_info-like dict.
+
+    Used when the PCI device id is hidden (vGPU, redacted captures). Matches the bracketed marketing
+    names of pci.ids; returns None when no name matches or the matches disagree on architecture.
+    The returned compute capability is None when the matches disagree on it.
+    """
+    if not name:
+        return None
+    devs = _NAME_INDEX.get(_name_key(name))
+    if not devs:
+        return None
+    infos = [pci_device_info(dev) for dev in sorted(devs)]
+    archs = set(i['architecture'] for i in infos)
+    if len(archs) != 1:
+        return None
+    ccs = set(i['compute_capability'] for i in infos)
+    return {'pci_device_id': None, 'chip': infos[0]['chip'], 'architecture': archs.pop(),
+            'compute_capability': ccs.pop() if len(ccs) == 1 else None,
+            'pci_name': infos[0]['pci_name'], 'source': PCIIDS_SOURCE + ' (matched by name)'}
+
+
+def gpu_arch(value):
+    """Architecture of a compute capability ('9.0'), a PCI device id ('0x2335') or an architecture name."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if text.lower().startswith('0x') or re.match(r'^[0-9a-fA-F]{4}$', text):
+        arch = arch_from_pci_device_id(text)
+        if arch:
+            return arch
+    arch = normalize_architecture(text)
+    if arch:
+        return arch
+    return arch_from_compute_capability(text)
+
+
+# --------------------------------------------------------------------------------------------------
+# CUDA <-> driver functions
+# --------------------------------------------------------------------------------------------------
+
+def normalize_cuda_version(value):
+    """'13.0', '13', 'cu130', 'cu118', '12.8.1', 13000 (NVML int) -> '13.0' / '11.8' / '12.8'."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        if value >= 1000:
+            return '%d.%d' % (value // 1000, (value % 1000) // 10)
+        return '%d.0' % value
+    text = str(value).strip().lower()
+    match = re.match(r'^cu(\d+)(\d)$', text)
+    if match:
+        return '%d.%d' % (int(match.group(1)), int(match.group(2)))
+    parsed = parse_version(text)
+    if not parsed:
+        return None
+    if len(parsed) == 1:
+        return '%d.0' % parsed[0]
+    return '%d.%d' % (parsed[0], parsed[1])
+
+
+def cuda_min_driver(cuda_version):
+    """Minimum Linux driver for a CUDA version (minor-version compatibility): '13.0' -> '580.65.06'.
+
+    Accepts 'cu130'-style variants too. Raises ValueError for a CUDA major the tables do not know.
+    """
+    cuda = normalize_cuda_version(cuda_version)
+    if cuda is None:
+        raise ValueError('not a CUDA version: %r' % (cuda_version,))
+    if cuda in CUDA_MIN_DRIVER_EXCEPTIONS:
+        return CUDA_MIN_DRIVER_EXCEPTIONS[cuda]
+    major = int(cuda.split('.')[0])
+    if major in CUDA_MINOR_COMPAT_MIN_DRIVER:
+        return CUDA_MINOR_COMPAT_MIN_DRIVER[major]
+    for known, driver, _src in CUDA_TOOLKIT_DRIVERS:
+        if known == cuda:
+            return driver
+    raise ValueError('CUDA %s is not in the tables (known: %s)' % (cuda, ', '.join(r[0] for r in CUDA_TOOLKIT_DRIVERS)))
+
+
+def cuda_toolkit_driver(cuda_version):
+    """Driver bundled with the CUDA toolkit runfile ('12.8' -> '570.86.10'), None when unknown."""
+    cuda = normalize_cuda_version(cuda_version)
+    for known, driver, _src in CUDA_TOOLKIT_DRIVERS:
+        if known == cuda:
+            return driver
+    return None
+
+
+def driver_supports_cuda(driver_version, cuda_version):
+    """True when the driver runs applications built with that CUDA version ('580.159.04', '13.0' -> True)."""
+    driver = parse_version(driver_version)
+    if driver is None:
+        return False
+    try:
+        minimum = parse_version(cuda_min_driver(cuda_version))
+    except ValueError:
+        return False
+    return driver >= minimum
+
+
+def driver_max_cuda(driver_version):
+    """Newest CUDA version a driver runs natively, as nvidia-smi reports it ('580.159.04' -> '13.0').
+
+    Newer CUDA minor versions of the same major also run through minor-version compatibility; see
+    driver_supports_cuda. None for a driver older than the table or no version.
+    """
+    driver = parse_version(driver_version)
+    if driver is None:
+        return None
+    best = None
+    for cuda, ga_driver, _src in CUDA_TOOLKIT_DRIVERS:
+        if driver >= parse_version(ga_driver):
+            best = cuda
+    return best
+
+
+# --------------------------------------------------------------------------------------------------
+# driver requirements of a set of GPUs
+# --------------------------------------------------------------------------------------------------
+
+def _gpu_descriptor(gpu):
+    """Accepts a dict (gpu fact), a compute capability, a PCI device id or an architecture name."""
+    if isinstance(gpu, dict):
+        arch = normalize_architecture(gpu.get('architecture'))
+        cc = normalize_compute_capability(gpu.get('compute_capability'))
+        dev = normalize_pci_device_id(gpu.get('pci_device_id'))
+        if arch is None and cc:
+            arch = arch_from_compute_capability(cc)
+        if arch is None and dev:
+            arch = arch_from_pci_device_id(dev)
+        if cc is None and dev:
+            cc = compute_capability_from_pci_device_id(dev)
+        return arch, cc, dev
+    text = str(gpu).strip()
+    if text.lower().startswith('0x'):
+        return arch_from_pci_device_id(text), compute_capability_from_pci_device_id(text), normalize_pci_device_id(text)
+    arch = normalize_architecture(text)
+    if arch:
+        return arch, None, None
+    cc = normalize_compute_capability(text)
+    return arch_from_compute_capability(cc), cc, None
+
+
+def requirements_for_gpus(gpus):
+    """Driver branch range and kernel-module flavour a set of GPUs needs.
+
+    gpus: iterable of gpu facts (dicts with architecture / compute_capability / pci_device_id),
+    compute capabilities, PCI device ids or architecture names.
+
+    Returns {'architectures', 'min_branch', 'max_branch', 'kernel_module', 'kernel_modules_supported',
+    'satisfiable', 'reasons'}; kernel_module is the flavour to install (open when both work), None when
+    no single driver serves all GPUs (satisfiable False) or there is no GPU.
+    """
+    archs = []
+    min_branch = None
+    max_branch = None
+    flavours = set(('open', 'proprietary'))
+    reasons = []
+    unknown = 0
+    seen = set()
+    for gpu in gpus or ():
+        arch_name, cc, dev = _gpu_descriptor(gpu)
+        info = architecture_info(arch_name)
+        if info is None:
+            unknown += 1
+            continue
+        key = (info['name'], cc, dev in OPEN_ONLY_DEVICE_IDS)
+        if key in seen:
+            continue
+        seen.add(key)
+        if info['name'] not in archs:
+            archs.append(info['name'])
+        gpu_min = info.get('min_branch_by_cc', {}).get(cc, info['min_branch'])
+        gpu_max = info['max_branch']
+        gpu_flavours = set(info['kernel_modules'])
+        if dev in OPEN_ONLY_DEVICE_IDS:
+            gpu_flavours = set(('open',))
+        if gpu_flavours == set(('open',)):
+            gpu_min = max(gpu_min or 0, OPEN_KERNEL_MODULE_MIN_BRANCH)
+        if gpu_min is not None:
+            min_branch = gpu_min if min_branch is None else max(min_branch, gpu_min)
+        if gpu_max is not None:
+            max_branch = gpu_max if max_branch is None else min(max_branch, gpu_max)
+        flavours &= gpu_flavours
+        label = info['name'] + (' (%s)' % cc if cc else '')
+        parts = []
+        if gpu_flavours == set(('open',)):
+            parts.append('open kernel module only')
+        elif gpu_flavours == set(('proprietary',)):
+            parts.append('proprietary kernel module only (the open module needs a GSP, Turing or newer)')
+        else:
+            parts.append('open or proprietary kernel module, open recommended')
+        if gpu_min is not None:
+            parts.append('driver R%d or newer' % gpu_min)
+        if gpu_max is not None:
+            parts.append('driver R%d or older (R%d is its last, legacy, branch)' % (gpu_max, gpu_max))
+        reasons.append('%s: %s' % (label, '; '.join(parts)))
+    if unknown:
+        reasons.append('%d GPU(s) of unknown architecture: not taken into account' % unknown)
+    satisfiable = True
+    if not archs:
+        return {'architectures': [], 'min_branch': None, 'max_branch': None, 'kernel_module': None,
+                'kernel_modules_supported': [], 'satisfiable': True,
+                'reasons': reasons or ['no NVIDIA GPU: no driver needed']}
+    if not flavours:
+        satisfiable = False
+        reasons.append('conflict: some GPUs need the open kernel module and others the proprietary one; '
+                       'no single driver runs them all')
+    if min_branch is not None and max_branch is not None and min_branch > max_branch:
+        satisfiable = False
+        reasons.append('conflict: driver R%d or newer is needed, but R%d is the newest branch some GPUs support'
+                       % (min_branch, max_branch))
+    supported = sorted(flavours)
+    kernel_module = None
+    if satisfiable:
+        kernel_module = 'open' if 'open' in flavours else 'proprietary'
+    return {'architectures': archs, 'min_branch': min_branch, 'max_branch': max_branch,
+            'kernel_module': kernel_module, 'kernel_modules_supported': supported,
+            'satisfiable': satisfiable, 'reasons': reasons}
+
+
+def driver_meets_requirements(requirements, driver_version, kernel_module=None):
+    """Check an installed driver against requirements_for_gpus(); returns a list of problems ([] = fine).
+
+    kernel_module: 'open' / 'proprietary' / None (unknown: not checked).
+    """
+    problems = []
+    branch = driver_branch(driver_version)
+    if branch is None:
+        return ['no driver version']
+    low = requirements.get('min_branch')
+    high = requirements.get('max_branch')
+    if low is not None and branch < low:
+        problems.append('driver R%d is older than R%d, the oldest branch these GPUs need' % (branch, low))
+    if high is not None and branch > high:
+        problems.append('driver R%d is newer than R%d, the last branch that supports these GPUs' % (branch, high))
+    supported = requirements.get('kernel_modules_supported') or []
+    if kernel_module and supported and kernel_module not in supported:
+        problems.append('the %s kernel module does not run these GPUs (they need: %s)' % (kernel_module, ' or '.join(supported)))
+    return problems
+
+
+# --------------------------------------------------------------------------------------------------
+# PyTorch wheel variants
+# --------------------------------------------------------------------------------------------------
+
+def torch_releases():
+    """Known torch releases, oldest first."""
+    return sorted(TORCH_RELEASES, key=parse_version)
+
+
+def latest_torch_release():
+    return torch_releases()[-1]
+
+
+def normalize_torch_version(torch_version):
+    """'2.11', '2.11.0', '2.11.0+cu130', None (= newest known) -> '2.11'; ValueError when unknown."""
+    if torch_version is None or str(torch_version).strip() == '':
+        return latest_torch_release()
+    parsed = parse_version(str(torch_version).split('+', 1)[0])
+    if not parsed or len(parsed) < 2:
+        raise ValueError('not a torch version: %r' % (torch_version,))
+    key = '%d.%d' % (parsed[0], parsed[1])
+    if key not in TORCH_RELEASES:
+        raise ValueError('torch %s is not in the tables (known: %s)' % (key, ', '.join(torch_releases())))
+    return key
+
+
+def variant_cuda_version(variant):
+    """'cu130' -> '13.0'; 'cpu' -> None."""
+    if variant == 'cpu':
+        return None
+    return normalize_cuda_version(variant)
+
+
+def min_cuda_for_compute_capability(compute_capability):
+    """First CUDA toolkit that knows a compute capability ('10.0' -> '12.8'), None when unknown."""
+    cc = normalize_compute_capability(compute_capability)
+    info = architecture_info(arch_from_compute_capability(cc))
+    if info is None:
+        return None
+    return info.get('min_cuda_by_cc', {}).get(cc, info['min_cuda'])
+
+
+def arch_list_runs_on(archs, ptx, compute_capability, cuda_version=None):
+    """The sm_XY / PTX rule: can a binary built for archs (+ ptx) run on a GPU of compute_capability?
+
+    Returns 'native' (a cubin sm_XY with the same major and minor <= the GPU's minor), 'ptx' (only by
+    JIT-compiling the PTX compute_XY, which needs XY <= the GPU's CC and, when cuda_version is given, a
+    CUDA version that knows the GPU) or None (does not run).
+    """
+    gpu = _cc_tuple(compute_capability)
+    if gpu is None:
+        return None
+    for arch in archs:
+        cubin = _cc_tuple(arch)
+        if cubin and cubin[0] == gpu[0] and cubin[1] <= gpu[1]:
+            return 'native'
+    if ptx:
+        ptx_cc = _cc_tuple(ptx)
+        if ptx_cc and ptx_cc <= gpu:
+            needed = min_cuda_for_compute_capability(compute_capability)
+            if cuda_version is None or needed is None or parse_version(cuda_version) >= parse_version(needed):
+                return 'ptx'
+    return None
+
+
+def torch_wheel_index(variant, template=TORCH_WHEEL_INDEX_TEMPLATE):
+    """'cu130' -> 'https://download.pytorch.org/whl/cu130' (template may name {variant})."""
+    return template.format(variant=variant)
+
+
+def torch_candidates(torch_version, compute_capabilities):
+    """Every CUDA variant of a torch release that runs on all the given GPUs, best first, ignoring the driver.
+
+    Each item: {'variant', 'cuda_version', 'min_driver', 'status', 'runs'} where runs is 'native' or
+    'ptx' (at least one GPU needs PTX JIT). Order: variants in PyTorch's release matrix before
+    'extra' ones, native before PTX-only, newer CUDA first.
+    """
+    release = TORCH_RELEASES[normalize_torch_version(torch_version)]
+    ccs = []
+    for cc in compute_capabilities or ():
+        norm = normalize_compute_capability(cc)
+        if norm and norm not in ccs:
+            ccs.append(norm)
+    if not ccs:
+        return []
+    out = []
+    for variant, spec in release['variants'].items():
+        cuda = variant_cuda_version(variant)
+        verdicts = [arch_list_runs_on(spec['archs'], spec['ptx'], cc, cuda) for cc in ccs]
+        if any(v is None for v in verdicts):
+            continue
+        out.append({'variant': variant, 'cuda_version': cuda, 'min_driver': cuda_min_driver(cuda),
+                    'status': spec['status'], 'runs': 'ptx' if 'ptx' in verdicts else 'native'})
+    out.sort(key=lambda c: (c['status'] == 'extra', c['runs'] == 'ptx', tuple(-p for p in parse_version(c['cuda_version']))))
+    return out
+
+
+def torch_variants(torch_version, compute_capabilities, driver_version=None):
+    """Wheel variants of a torch release that run on every GPU with the driver, best first, 'cpu' last.
+
+    torch_version: '2.11' (None = newest release known); compute_capabilities: list like ['9.0'];
+    driver_version: the installed driver ('580.159.04'); None means "do not filter by driver"
+    (planning). With no compute capability the answer is ['cpu'].
+    """
+    out = []
+    for cand in torch_candidates(torch_version, compute_capabilities):
+        if driver_version is not None and not driver_supports_cuda(driver_version, cand['cuda_version']):
+            continue
+        out.append(cand['variant'])
+    out.append('cpu')
+    return out
+
+
+def torch_recommendation(torch_version, compute_capabilities, driver_version=None, usable=True,
+                         index_template=TORCH_WHEEL_INDEX_TEMPLATE):
+    """The torch facts of the probe: which wheel variant to install.
+
+    usable=False (no working driver/GPU access) gives variants ['cpu'] but still lists the candidates
+    the GPUs could use once the driver works.
+    """
+    version = normalize_torch_version(torch_version)
+    candidates = torch_candidates(version, compute_capabilities)
+    if usable and driver_version is not None:
+        variants = torch_variants(version, compute_capabilities, driver_version)
+    else:
+        variants = ['cpu']
+    recommended = variants[0]
+    for cand in candidates:
+        cand['index_url'] = torch_wheel_index(cand['variant'], index_template)
+    return {
+        'torch_version': version,
+        'variants': variants,
+        'recommended_variant': recommended,
+        'index_url': torch_wheel_index(recommended, index_template),
+        'pypi_default_variant': TORCH_RELEASES[version]['default'],
+        'python': TORCH_RELEASES[version]['python'],
+        'candidates': candidates,
+    }

@@ -1,0 +1,118 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Generate plugins/module_utils/_gpu_pci_ids.py from the pci.ids-derived TSV.
+
+Input: tests/unit/fixtures/gpu/pciids/nvidia_pci_ids_from_pciids_2026-08-22.tsv (a copy of
+shared/research/nvidia_pci_ids_from_pciids_2026-08-22.tsv, columns: device_id, chip, arch,
+compute_cap_guess, pci_ids_name; derived from pciutils/pciids:pci.ids@c1c12547, Version 2026.08.22).
+
+Usage (from the collection root):
+    python3 tests/unit/tools/gen_pci_ids.py            # rewrite the module
+    python3 tests/unit/tools/gen_pci_ids.py --check    # exit 1 if the module is stale
+
+tests/unit/plugins/module_utils/test_gpu_pci_ids.py runs the --check logic, so the table and the
+TSV can not drift apart silently.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import textwrap
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
+TSV = os.path.join(ROOT, 'tests', 'unit', 'fixtures', 'gpu', 'pciids', 'nvidia_pci_ids_from_pciids_2026-08-22.tsv')
+TARGET = os.path.join(ROOT, 'plugins', 'module_utils', '_gpu_pci_ids.py')
+
+HEADER = '''\
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# GENERATED FILE - do not edit by hand. Regenerate with:
+#     python3 tests/unit/tools/gen_pci_ids.py
+# Source: tests/unit/fixtures/gpu/pciids/nvidia_pci_ids_from_pciids_2026-08-22.tsv, which is derived from
+# pciutils/pciids:pci.ids@c1c12547 (pci.ids Version 2026.08.22; pci.ids is dual licensed GPL-2.0-or-later /
+# BSD-3-Clause). The TSV maps each NVIDIA GPU PCI device id to its chip code name (the prefix of the
+# pci.ids name), the architecture of that chip family and the compute capability of the chip.
+# Fermi and Kepler rows carry no compute capability in the TSV; _gpu_knowledge.CHIP_COMPUTE_CAPABILITY
+# supplies those.
+
+"""PCI device id -> chip, architecture, compute capability (data only)."""
+
+from __future__ import annotations
+
+PCIIDS_VERSION = '2026.08.22'
+PCIIDS_SOURCE = 'pciutils/pciids:pci.ids@c1c12547 (Version 2026.08.22)'
+
+# (chip, architecture, compute capability or '' when the TSV has none, space separated 4-digit device ids)
+DEVICE_GROUPS = (
+'''
+
+
+def read_tsv(path):
+    rows = []
+    with open(path, encoding='utf-8') as handle:
+        header = handle.readline().rstrip('\n').split('\t')
+        if header[:5] != ['device_id', 'chip', 'arch', 'compute_cap_guess', 'pci_ids_name']:
+            raise ValueError('unexpected TSV header: %r' % (header,))
+        for line in handle:
+            line = line.rstrip('\n')
+            if not line:
+                continue
+            device_id, chip, arch, cc, name = line.split('\t')[:5]
+            rows.append((device_id.lower(), chip, arch, cc, name))
+    return rows
+
+
+def render(rows):
+    groups = {}
+    order = []
+    for device_id, chip, arch, cc, _name in rows:
+        key = (chip, arch, cc)
+        if key not in groups:
+            groups[key] = []
+            order.append(key)
+        groups[key].append(device_id)
+    out = [HEADER]
+    for key in order:
+        chip, arch, cc = key
+        ids = ' '.join(groups[key])
+        wrapped = textwrap.wrap(ids, 120)
+        if len(wrapped) == 1:
+            out.append("    (%r, %r, %r, %r),\n" % (chip, arch, cc, wrapped[0]))
+        else:
+            out.append("    (%r, %r, %r,\n" % (chip, arch, cc))
+            last = len(wrapped) - 1
+            for i, part in enumerate(wrapped):
+                if i < last:
+                    out.append("     %r\n" % (part + ' ',))
+                else:
+                    out.append("     %r),\n" % (part,))
+    out.append(')\n\n# device id -> name as pci.ids spells it (chip code name, marketing names in brackets)\nDEVICE_NAMES = {\n')
+    for device_id, _chip, _arch, _cc, name in rows:
+        out.append("    %r: %r,\n" % (device_id, name))
+    out.append('}\n')
+    return ''.join(out)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--check', action='store_true', help='only compare, do not write')
+    parser.add_argument('--tsv', default=TSV)
+    parser.add_argument('--target', default=TARGET)
+    args = parser.parse_args(argv)
+    text = render(read_tsv(args.tsv))
+    if args.check:
+        with open(args.target, encoding='utf-8') as handle:
+            current = handle.read()
+        if current != text:
+            sys.stderr.write('%s is stale; run tests/unit/tools/gen_pci_ids.py\n' % args.target)
+            return 1
+        return 0
+    with open(args.target, 'w', encoding='utf-8') as handle:
+        handle.write(text)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,85 @@
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Build a recorded GPU host (sys/, proc/, dev/, nvidia-smi replay) from real captures.
+
+    python3 tests/unit/tools/gpu_profile.py PROFILE DEST
+
+The demo lab copies DEST into a container and points labops.dlstack.gpu_facts at it
+(sysfs_root=DEST/sys, procfs_root=DEST/proc, nvidia_smi_path=DEST/bin/nvidia-smi), so the roles
+decide from real recorded hardware. The probe reports such hosts with source=recorded and every
+report labels them SIMULATED. Every tree carries /.dockerenv: it stands for the container it is
+copied into, so the roles stay in container mode (no kernel work, no reboot).
+
+Profiles:
+  h200             NVIDIA H200, driver 580.159.04 open module, CUDA 13.0 (h200-driver580 captures)
+  rtx3090-nouveau  GeForce RTX 3090 (PCI id and bus from telegraf/3090-v13.xml) bound to nouveau,
+                   no NVIDIA driver installed: the state of a fresh Debian desktop
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import sys
+import xml.etree.ElementTree as ET
+
+from gpu_tree import REPO_ROOT, HostTree, ReplayNvidiaSmi, help_query_fields
+
+FIXTURES = os.path.join(REPO_ROOT, 'tests', 'unit', 'fixtures', 'gpu')
+
+
+def _read(*parts):
+    with open(os.path.join(FIXTURES, *parts), encoding='utf-8') as handle:
+        return handle.read()
+
+
+def _section(text, title):
+    return text.split('################ %s\n' % title, 1)[1].split('\n\n', 1)[0] + '\n'
+
+
+def h200(tree, bindir):
+    misc = _read('h200-driver580', 'misc.txt')
+    tree.add_pci_capture(_read('h200-driver580', 'sysfs_pci_10de.txt'))
+    tree.load_module('nvidia', _section(misc, '/sys/module/nvidia/version').strip(), _section(misc, '/proc/driver/nvidia/version'))
+    tree.dev_nodes('nvidiactl', 'nvidia0', 'nvidia-uvm', 'nvidia-uvm-tools')
+    header = _read('h200-driver580', 'query_gpu_all.csv').splitlines()[0]
+    fields = [f.strip().split(' [')[0] for f in next(csv.reader([header], skipinitialspace=True))]
+    values = next(csv.reader(_read('h200-driver580', 'query_gpu_all_nounits.csv').splitlines(), skipinitialspace=True))
+    smi = ReplayNvidiaSmi(gpus=[dict(zip(fields, values))],
+                          valid_fields=help_query_fields(_read('h200-driver580', 'help-query-gpu.txt')),
+                          version={'rc': 0, 'stdout': _section(misc, 'nvidia-smi --version')})
+    smi.script(bindir, portable=True)
+
+
+def rtx3090_nouveau(tree, bindir):
+    gpu = ET.fromstring(_read('telegraf', '3090-v13.xml')).find('gpu')
+    bus = gpu.get('id').lower()[-12:]  # 00000000:01:00.0 -> 0000:01:00.0 form sysfs uses
+    device = '0x' + gpu.find('pci/pci_device_id').text[:4].lower()
+    tree.add_pci(bus, '0x10de', device, '0x030000', driver='nouveau')
+    tree.load_module('nouveau')
+    # no NVIDIA driver: no nvidia-smi at all (bindir stays empty)
+
+
+PROFILES = {'h200': h200, 'rtx3090-nouveau': rtx3090_nouveau}
+
+
+def main(argv):
+    if len(argv) != 3 or argv[1] not in PROFILES:
+        sys.stderr.write('usage: gpu_profile.py {%s} DEST\n' % ','.join(sorted(PROFILES)))
+        return 2
+    dest = argv[2]
+    shutil.rmtree(dest, ignore_errors=True)
+    tree = HostTree(dest)
+    tree.dockerenv()
+    tree.efi(secure_boot=False)
+    bindir = os.path.join(dest, 'bin')
+    os.makedirs(bindir, exist_ok=True)
+    PROFILES[argv[1]](tree, bindir)
+    with open(os.path.join(dest, 'SIMULATED'), 'w', encoding='utf-8') as handle:
+        handle.write('Recorded GPU host "%s" built by tests/unit/tools/gpu_profile.py from real captures; not real hardware.\n' % argv[1])
+    print(dest)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv))
