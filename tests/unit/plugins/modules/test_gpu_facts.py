@@ -49,6 +49,7 @@ def test_h200_replay(capsys, h200_host, tmp_path, check_mode):
     assert (facts['driver']['version'], facts['driver']['branch'], facts['driver']['kernel_module'], facts['driver']['cuda_version']) == \
         ('580.159.04', 580, 'open', '13.0')
     assert facts['status'] == 'ok'
+    assert facts['source'] == 'recorded'
     assert facts['torch']['recommended_variant'] == 'cu130'
     assert facts['torch']['index_url'] == 'https://download.pytorch.org/whl/cu130'
     assert facts['nvidia_smi']['path'] == str(tmp_path / 'nvidia-smi')
@@ -146,6 +147,15 @@ def test_no_gpu_host(capsys, host_tree):
     facts = result['ansible_facts']['dlstack_gpu']
     assert code == 0
     assert (facts['status'], facts['gpus'], facts['torch']['recommended_variant']) == ('no_gpu', [], 'cpu')
+
+
+def test_live_probe_is_labelled_live(capsys):
+    """Default roots: this machine's own /sys and /proc (no NVIDIA hardware on the test machines)."""
+    code, result = run_module(capsys, {})
+    facts = result['ansible_facts']['dlstack_gpu']
+    assert code == 0
+    assert facts['source'] == 'live'
+    assert result['changed'] is False
 
 
 @pytest.mark.parametrize('args, message', [
