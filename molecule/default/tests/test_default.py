@@ -37,3 +37,16 @@ def test_tls_to_package_index_works(host):
     )
     assert cmd.rc == 0, cmd.stderr
     assert cmd.stdout.strip() == "200"
+
+
+def test_gpu_probe_in_container(host):
+    # The probe module run on the container itself (testinfra's ansible backend; facts modules
+    # change nothing, so check mode is what a read-only probe is).
+    result = host.ansible("labops.dlstack.gpu_facts", "torch_version=2.11", check=True)
+    facts = result["ansible_facts"]["dlstack_gpu"]
+    assert facts["status"] == "no_gpu"
+    assert facts["in_container"] is True
+    assert facts["gpus"] == []
+    assert facts["driver"]["installed"] is False
+    assert facts["torch"]["recommended_variant"] == "cpu"
+    assert result["changed"] is False
