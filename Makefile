@@ -22,7 +22,7 @@ export DLSTACK_WHEELHOUSE ?= $(shell python3 -m pip config get global.find-links
 MOLECULE_NOT_IN_CI := gpu conda_online
 MOLECULE_SCENARIOS ?= $(filter-out $(MOLECULE_NOT_IN_CI),$(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
-.PHONY: help test setup venv tools docker images collection unit lint sanity changelog molecule build demo clean
+.PHONY: help test setup venv tools docker images collection unit lint sanity changelog molecule build ee demo demo-down clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -51,8 +51,14 @@ collection:
 unit: venv collection  ## pytest unit tests
 	python -m pytest tests/unit -q -p no:cacheprovider
 
+# ansible-lint --offline installs the collection into $$ANSIBLE_HOME/collections unless a symlink to
+# this checkout is already there: give it a project-local home holding that symlink, so it neither
+# writes to ~/.ansible nor lints a stale copy.
+LINT_HOME := $(CURDIR)/.cache/lint-home
 lint: venv collection  ## ansible-lint, production profile
-	ansible-lint --offline --profile production
+	@mkdir -p $(LINT_HOME)/collections/ansible_collections/labops
+	@ln -sfn $(CURDIR) $(LINT_HOME)/collections/ansible_collections/labops/dlstack
+	ANSIBLE_HOME=$(LINT_HOME) ansible-lint --offline --profile production
 
 sanity: venv tools  ## ansible-test sanity (offline-safe pip bootstrap, see tests/harness/sanity.sh)
 	bash tests/harness/sanity.sh
@@ -62,6 +68,12 @@ changelog: venv  ## antsibull-changelog lint
 
 build: venv  ## ansible-galaxy collection build, and check nothing from tests or caches is inside
 	bash tests/harness/check-build.sh
+
+ee: build  ## ansible-builder create: check execution-environment.yml and write its build context
+	cp .cache/build/labops-dlstack-$$(sed -n 's/^version: *//p' galaxy.yml).tar.gz .cache/build/labops-dlstack.tar.gz
+	ansible-builder create -f execution-environment.yml -c .cache/ee >/dev/null
+	@test -s .cache/ee/Dockerfile && test -s .cache/ee/_build/collections/labops-dlstack.tar.gz
+	@echo "ee: build context in .cache/ee (build it with: ansible-builder build -f execution-environment.yml -t labops/dlstack-ee)"
 
 molecule: setup  ## every Molecule scenario under molecule/
 	@for s in $(MOLECULE_SCENARIOS); do echo "=== molecule test -s $$s"; molecule test -s $$s || exit 1; done
