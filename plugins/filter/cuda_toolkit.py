@@ -1,0 +1,46 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Filters behind the labops.dlstack.cuda_toolkit role.
+
+The decisions live in plugins/module_utils/_cuda_toolkit.py (which uses the CUDA <-> driver table of
+_gpu_knowledge.py). Each filter is documented in a sidecar file plugins/filter/<filter name>.yml.
+"""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.labops.dlstack.plugins.module_utils._cuda_toolkit import (
+    nvcc_release as _nvcc_release,
+    plan as _plan,
+)
+
+
+def cuda_toolkit_plan(gpu, source='distro', versions=None, default_version='', build_only=False, cudnn=False,
+                      nccl=False, distribution='', major_version='', installed=None, cuda_link=None):
+    """ansible_facts['dlstack_gpu'] | cuda_toolkit_plan(...) -> what the role installs, or why it refuses."""
+    if gpu is not None and not isinstance(gpu, dict):
+        raise AnsibleFilterError('cuda_toolkit_plan: the input must be ansible_facts[\'dlstack_gpu\'] (a dict), got %r' % (gpu,))
+    if versions is not None and not isinstance(versions, (list, tuple)):
+        raise AnsibleFilterError('cuda_toolkit_plan: versions must be a list, got %r' % (versions,))
+    if installed is not None and not isinstance(installed, dict):
+        raise AnsibleFilterError('cuda_toolkit_plan: installed must be a dict of version -> home, got %r' % (installed,))
+    return _plan(gpu, source=source, versions=versions, default_version=default_version or '',
+                 build_only=bool(build_only), cudnn=bool(cudnn), nccl=bool(nccl), distribution=distribution,
+                 major_version=major_version, installed=installed, cuda_link=cuda_link or None)
+
+
+def cuda_toolkit_nvcc_release(output):
+    """`nvcc --version` output | cuda_toolkit_nvcc_release -> '12.4' (None when it names no release)."""
+    return _nvcc_release(output)
+
+
+class FilterModule(object):
+    """CUDA toolkit planning."""
+
+    def filters(self):
+        return {
+            'cuda_toolkit_plan': cuda_toolkit_plan,
+            'cuda_toolkit_nvcc_release': cuda_toolkit_nvcc_release,
+        }

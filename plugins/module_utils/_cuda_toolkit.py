@@ -1,0 +1,377 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# This file is private to labops.dlstack (leading underscore): no compatibility promise outside the
+# collection. Pure Python >= 3.9, no third-party imports.
+
+"""What the cuda_toolkit role decides: which toolkit, from where, in which layout, for which driver.
+
+The role hands this module the gpu_facts result (ansible_facts['dlstack_gpu']), its variables, the
+platform and the toolkits already found under /usr/local; plan() answers with everything the tasks
+apply (packages, homes, PATH/library dirs, the /usr/local/cuda default) and the errors preflight
+stops on. The CUDA <-> driver table is _gpu_knowledge's (cuda_min_driver, driver_supports_cuda,
+driver_max_cuda); it is not repeated here.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ansible_collections.labops.dlstack.plugins.module_utils._gpu_knowledge import (
+    cuda_min_driver,
+    cuda_toolkit_driver,
+    driver_max_cuda,
+    driver_supports_cuda,
+    parse_version,
+)
+
+SOURCES = ('distro', 'nvidia')
+
+# Layout of the distribution packages (Debian's nvidia-cuda-toolkit, also Ubuntu's): /usr/bin/nvcc is
+# a shell wrapper; the real nvcc and a gcc/g++ wrapper that picks a host compiler the toolkit supports
+# sit in /usr/lib/nvidia-cuda-toolkit/bin. Debian 12's /usr/bin/nvcc does not put that directory on
+# PATH, so `nvcc` alone fails with "gcc: No such file or directory" unless PATH has it (seen in a
+# labops-dlstack/debian:12 container; Debian 13's wrapper prepends it). Libraries and headers live in
+# the multiarch directories ld.so already searches, so no library path is added; CUDA_HOME is /usr.
+DISTRO_HOME = '/usr/lib/nvidia-cuda-toolkit'
+DISTRO_BIN = DISTRO_HOME + '/bin'
+DISTRO_CUDA_HOME = '/usr'
+
+# NVIDIA repository layout: one tree per version, /usr/local/cuda-X.Y, libraries in lib64 (x86_64).
+NVIDIA_HOME_TEMPLATE = '/usr/local/cuda-{version}'
+CUDA_LINK = '/usr/local/cuda'
+
+# The toolkit each distribution ships. Debian rows checked with apt-cache in labops-dlstack/debian:12
+# and :13 containers (deb.debian.org, 2026): nvidia-cuda-toolkit 11.8.89~11.8.0-5~deb12u1 (bookworm
+# non-free), 12.4.131~12.4.1-2 (trixie non-free); nvidia-cuda-toolkit-gcc depends on g++-11 / g++-13;
+# nvidia-cudnn is contrib (an installer that downloads cuDNN from NVIDIA when it is installed); NCCL
+# (libnccl2, libnccl-dev, contrib) only in trixie. Ubuntu rows from packages.ubuntu.com (jammy 11.5.1,
+# noble 12.0.140~12.0.1-4build4, multiverse); not exercised here, NCCL there is not checked (None).
+DISTRO_TOOLKITS = {
+    ('Debian', '12'): {
+        'cuda': '11.8',
+        'components': ['contrib', 'non-free'],
+        'packages': ['nvidia-cuda-toolkit', 'nvidia-cuda-toolkit-gcc'],
+        'cudnn': ['nvidia-cudnn'],
+        'nccl': None,
+    },
+    ('Debian', '13'): {
+        'cuda': '12.4',
+        'components': ['contrib', 'non-free'],
+        'packages': ['nvidia-cuda-toolkit', 'nvidia-cuda-toolkit-gcc'],
+        'cudnn': ['nvidia-cudnn'],
+        'nccl': ['libnccl2', 'libnccl-dev'],
+    },
+    ('Ubuntu', '22.04'): {
+        'cuda': '11.5',
+        'components': ['multiverse'],
+        'packages': ['nvidia-cuda-toolkit'],
+        'cudnn': ['nvidia-cudnn'],
+        'nccl': None,
+    },
+    ('Ubuntu', '24.04'): {
+        'cuda': '12.0',
+        'components': ['multiverse'],
+        'packages': ['nvidia-cuda-toolkit', 'nvidia-cuda-toolkit-gcc'],
+        'cudnn': ['nvidia-cudnn'],
+        'nccl': None,
+    },
+}
+
+# Newest GCC major each CUDA toolkit accepts as host compiler (crt/host_config.h, "gcc versions later
+# than N are not supported"; collected in gist ax3l/9489132 "CUDA Compilers" and the CUDA Installation
+# Guide for Linux of each release). (first CUDA version, newest GCC major), oldest first. 13.x is
+# given 14, the newest default GCC of the supported platforms (a lower bound is enough here).
+CUDA_MAX_GCC = (
+    ('11.0', 9),
+    ('11.1', 10),
+    ('11.5', 11),
+    ('12.0', 12),
+    ('12.4', 13),
+    ('12.8', 14),
+)
+
+# Default GCC of each platform and the g++-N packages its archive offers (Debian: apt-cache policy in
+# the test containers; Ubuntu: packages.ubuntu.com).
+PLATFORM_GCC = {
+    ('Debian', '12'): {'default': 12, 'available': (11, 12)},
+    ('Debian', '13'): {'default': 14, 'available': (12, 13, 14)},
+    ('Ubuntu', '22.04'): {'default': 11, 'available': (9, 10, 11, 12)},
+    ('Ubuntu', '24.04'): {'default': 13, 'available': (9, 10, 11, 12, 13, 14)},
+}
+
+_VERSION_RE = re.compile(r'^\d+\.\d+$')
+_NVCC_RELEASE_RE = re.compile(r'release (\d+)\.(\d+)')
+
+
+def _platform_key(distribution, major_version):
+    distribution = str(distribution or '')
+    major = str(major_version or '')
+    if distribution == 'Ubuntu' and '.' not in major:
+        # Ubuntu's distribution_major_version is "24"; the tables use the release ("24.04").
+        major = major + '.04'
+    return (distribution, major)
+
+
+def platform_name(distribution, major_version):
+    return '%s %s' % _platform_key(distribution, major_version)
+
+
+def is_cuda_version(value):
+    """'12.8' -> True; '12', '12.8.1', 'cu128', 12.8 (a float) -> False (the role asks for "X.Y" strings)."""
+    return isinstance(value, str) and bool(_VERSION_RE.match(value))
+
+
+def version_key(version):
+    return parse_version(version) or ()
+
+
+def nvcc_release(output):
+    """`nvcc --version` text -> '12.4' (from "Cuda compilation tools, release 12.4, V12.4.131"), or None."""
+    match = _NVCC_RELEASE_RE.search(str(output or ''))
+    if not match:
+        return None
+    return '%d.%d' % (int(match.group(1)), int(match.group(2)))
+
+
+def distro_toolkit(distribution, major_version):
+    """The distribution's toolkit row (a copy), or None when the platform has none in the table."""
+    row = DISTRO_TOOLKITS.get(_platform_key(distribution, major_version))
+    return dict(row) if row else None
+
+
+def max_gcc(cuda_version):
+    """Newest GCC major a CUDA toolkit accepts ('11.8' -> 11, '12.4' -> 13), None below 11.0."""
+    best = None
+    for first, gcc in CUDA_MAX_GCC:
+        if version_key(cuda_version) >= version_key(first):
+            best = gcc
+    return best
+
+
+def host_compiler(cuda_version, distribution, major_version):
+    """Host C++ compiler for an NVIDIA-repository toolkit on this platform.
+
+    Returns {'packages': [...], 'ccbin': path or None, 'error': text or None}: the platform's g++
+    when CUDA accepts its GCC, otherwise the newest g++-N the archive offers that CUDA accepts, which
+    nvcc must then be given with -ccbin.
+    """
+    gcc = PLATFORM_GCC.get(_platform_key(distribution, major_version))
+    limit = max_gcc(cuda_version)
+    if gcc is None or limit is None:
+        return {'packages': ['g++'], 'ccbin': None, 'error': None}
+    if gcc['default'] <= limit:
+        return {'packages': ['g++'], 'ccbin': None, 'error': None}
+    fitting = [n for n in gcc['available'] if n <= limit]
+    if not fitting:
+        return {'packages': [], 'ccbin': None,
+                'error': 'CUDA %s needs GCC %d or older as host compiler; %s offers g++ %s only'
+                         % (cuda_version, limit, platform_name(distribution, major_version),
+                            ', '.join(str(n) for n in gcc['available']))}
+    chosen = max(fitting)
+    return {'packages': ['g++-%d' % chosen], 'ccbin': '/usr/bin/g++-%d' % chosen, 'error': None}
+
+
+def nvidia_toolkit_packages(version):
+    """'12.8' -> ['cuda-toolkit-12-8'] (never the `cuda` meta-package, which pulls in a driver)."""
+    return ['cuda-toolkit-%s' % version.replace('.', '-')]
+
+
+def nvidia_cudnn_packages(versions):
+    """cuDNN 9 for each CUDA major asked for: ['12.8', '13.0'] -> libcudnn9(-dev)-cuda-12, -13."""
+    majors = sorted(set(int(v.split('.')[0]) for v in versions))
+    out = []
+    for major in majors:
+        out.extend(['libcudnn9-cuda-%d' % major, 'libcudnn9-dev-cuda-%d' % major])
+    return out
+
+
+def nvidia_nccl_packages(default_version):
+    """NCCL is one package set per host: the build for the default toolkit's CUDA major.
+
+    ansible.builtin.apt matches the version with fnmatch and takes the newest: '12.8' ->
+    ['libnccl2=*+cuda12.*', 'libnccl-dev=*+cuda12.*'].
+    """
+    major = default_version.split('.')[0]
+    return ['libnccl2=*+cuda%s.*' % major, 'libnccl-dev=*+cuda%s.*' % major]
+
+
+def _driver_problem(driver_version, version):
+    """None when the driver runs CUDA `version`, else the refusal text with the minimum driver."""
+    if driver_supports_cuda(driver_version, version):
+        return None
+    try:
+        minimum = cuda_min_driver(version)
+    except ValueError:
+        return ('cuda_toolkit_versions: CUDA %s is not in the collection\'s CUDA/driver table, so driver %s '
+                'cannot be checked against it; set cuda_toolkit_build_only: true to install it for building only'
+                % (version, driver_version))
+    bundled = cuda_toolkit_driver(version)
+    full = ' (%s for every feature of %s, the driver of its release)' % (bundled, version) if bundled and bundled != minimum else ''
+    return ('cuda_toolkit_versions: CUDA %s needs NVIDIA driver %s or newer%s; this host runs %s, which runs CUDA up to %s. '
+            'Upgrade the driver (labops.dlstack.nvidia_driver), ask for an older toolkit, or set '
+            'cuda_toolkit_build_only: true on a host that only compiles'
+            % (version, minimum, full, driver_version, driver_max_cuda(driver_version) or 'none'))
+
+
+def _gpu_state(gpu):
+    """(driver_version or None, usable GPU present) from ansible_facts['dlstack_gpu']."""
+    gpu = gpu or {}
+    driver = gpu.get('driver') or {}
+    version = driver.get('version') if driver.get('installed', driver.get('version') is not None) else None
+    if version is not None and parse_version(version) is None:
+        version = None
+    usable = gpu.get('status') == 'ok' and bool(gpu.get('gpus'))
+    return version, usable
+
+
+def plan(gpu, source='distro', versions=None, default_version='', build_only=False, cudnn=False, nccl=False,
+         distribution='', major_version='', installed=None, cuda_link=None):
+    """Everything the role applies, decided in one place.
+
+    gpu: ansible_facts['dlstack_gpu']; installed: {'13.0': '/usr/local/cuda-13.0', ...} toolkits found
+    on the host (nvcc --version of /usr/local/cuda-*/bin/nvcc); cuda_link: where /usr/local/cuda points
+    now (None when it does not exist). Returns a dict; `errors` non-empty means: change nothing.
+    """
+    errors = []
+    notes = []
+    versions = list(versions or [])
+    installed = dict(installed or {})
+    platform = platform_name(distribution, major_version)
+    driver_version, usable = _gpu_state(gpu)
+
+    out = {
+        'source': source, 'platform': platform, 'errors': errors, 'notes': notes,
+        'versions': [], 'default': None, 'toolkits': [], 'packages': [], 'apt_components': [],
+        'driver_version': driver_version, 'build_only': bool(build_only), 'run_on_gpu': False,
+        'manage_link': False, 'link_target': None, 'path_dirs': [], 'library_dirs': [],
+        'cuda_home': None, 'nvcc_prepend_flags': '', 'needs_repo': False,
+    }
+
+    if source not in SOURCES:
+        errors.append('cuda_toolkit_source: %r is not one of %s' % (source, ', '.join(SOURCES)))
+        return out
+    bad = [v for v in versions if not is_cuda_version(v)]
+    if bad:
+        errors.append('cuda_toolkit_versions: %s: each item must be a quoted "X.Y" string such as "12.8"'
+                      % ', '.join(repr(v) for v in bad))
+        return out
+    if len(set(versions)) != len(versions):
+        errors.append('cuda_toolkit_versions: %s lists a version twice' % (versions,))
+        return out
+    if default_version and not is_cuda_version(default_version):
+        errors.append('cuda_toolkit_default_version: %r must be "" or a quoted "X.Y" string' % (default_version,))
+        return out
+
+    # Which versions.
+    if source == 'distro':
+        row = distro_toolkit(distribution, major_version)
+        if row is None:
+            errors.append('cuda_toolkit_source: distro: no CUDA toolkit package is known for %s (known: %s); '
+                          'use cuda_toolkit_source: nvidia'
+                          % (platform, ', '.join('%s %s' % k for k in sorted(DISTRO_TOOLKITS))))
+            return out
+        if versions and versions != [row['cuda']]:
+            errors.append('cuda_toolkit_versions: %s\'s nvidia-cuda-toolkit is CUDA %s, the only version the distro '
+                          'source offers (asked for %s); use cuda_toolkit_source: nvidia for other versions'
+                          % (platform, row['cuda'], ', '.join(versions)))
+            return out
+        versions = [row['cuda']]
+    elif not versions:
+        if driver_version is None:
+            errors.append('cuda_toolkit_versions: empty, and this host has no NVIDIA driver to choose a version for; '
+                          'list the versions to install, for example ["12.8"]')
+            return out
+        versions = [driver_max_cuda(driver_version)]
+        notes.append('cuda_toolkit_versions is empty: CUDA %s, the newest driver %s runs natively'
+                     % (versions[0], driver_version))
+    versions = sorted(versions, key=version_key)
+    default = default_version or versions[-1]
+    if default not in versions:
+        errors.append('cuda_toolkit_default_version: %s is not in cuda_toolkit_versions (%s)'
+                      % (default, ', '.join(versions)))
+        return out
+    out['versions'] = versions
+    out['default'] = default
+
+    # Driver check, or build-only.
+    if build_only:
+        notes.append('cuda_toolkit_build_only is true: the toolkit is installed for building only; '
+                     'no driver check, no GPU run')
+    elif driver_version is None:
+        out['build_only'] = True
+        notes.append('no NVIDIA driver on this host (gpu_facts status: %s): the toolkit is installed for building '
+                     'only; no driver check, no GPU run' % ((gpu or {}).get('status') or 'unknown'))
+    else:
+        for version in versions:
+            problem = _driver_problem(driver_version, version)
+            if problem:
+                errors.append(problem)
+        out['run_on_gpu'] = usable
+        if not usable:
+            notes.append('gpu_facts status %s: the test program is compiled, not run'
+                         % ((gpu or {}).get('status') or 'unknown'))
+
+    # Packages and layout.
+    if source == 'distro':
+        if cudnn and not row['cudnn']:
+            errors.append('cuda_toolkit_cudnn: %s\'s archive offers no cuDNN package' % platform)
+        if nccl and not row['nccl']:
+            errors.append('cuda_toolkit_nccl: %s\'s archive offers no NCCL package (libnccl2); '
+                          'use cuda_toolkit_source: nvidia' % platform)
+        packages = list(row['packages'])
+        if cudnn and row['cudnn']:
+            packages += row['cudnn']
+            notes.append('%s downloads cuDNN from NVIDIA when it is installed' % row['cudnn'][0])
+        if nccl and row['nccl']:
+            packages += row['nccl']
+        version = versions[0]
+        out['toolkits'] = [{'version': version, 'home': DISTRO_HOME, 'nvcc': DISTRO_BIN + '/nvcc',
+                            'bin_dir': DISTRO_BIN, 'library_dir': None, 'ccbin': None,
+                            'install': True, 'packages': list(row['packages'])}]
+        out['packages'] = packages
+        out['apt_components'] = list(row['components'])
+        out['path_dirs'] = [DISTRO_BIN]
+        out['cuda_home'] = DISTRO_CUDA_HOME
+        return out
+
+    packages = []
+    toolkits = []
+    for version in versions:
+        home = NVIDIA_HOME_TEMPLATE.format(version=version)
+        present = installed.get(version) == home
+        compiler = host_compiler(version, distribution, major_version)
+        if compiler['error']:
+            errors.append('cuda_toolkit_versions: ' + compiler['error'])
+        toolkit_packages = [] if present else nvidia_toolkit_packages(version)
+        if present:
+            notes.append('CUDA %s is already installed in %s: left as it is' % (version, home))
+        toolkits.append({'version': version, 'home': home, 'nvcc': home + '/bin/nvcc', 'bin_dir': home + '/bin',
+                         'library_dir': home + '/lib64', 'ccbin': compiler['ccbin'], 'install': not present,
+                         'packages': toolkit_packages, 'priority': alternatives_priority(version)})
+        for name in toolkit_packages + compiler['packages']:
+            if name not in packages:
+                packages.append(name)
+    if cudnn:
+        packages += nvidia_cudnn_packages(versions)
+    if nccl:
+        packages += nvidia_nccl_packages(default)
+    default_home = NVIDIA_HOME_TEMPLATE.format(version=default)
+    default_toolkit = [t for t in toolkits if t['version'] == default][0]
+    out['toolkits'] = toolkits
+    out['packages'] = packages
+    out['needs_repo'] = any(t['install'] for t in toolkits) or bool(cudnn) or bool(nccl)
+    out['link_target'] = default_home
+    out['manage_link'] = cuda_link != default_home
+    out['path_dirs'] = [CUDA_LINK + '/bin']
+    out['library_dirs'] = [CUDA_LINK + '/lib64']
+    out['cuda_home'] = CUDA_LINK
+    if default_toolkit['ccbin']:
+        out['nvcc_prepend_flags'] = '-ccbin ' + default_toolkit['ccbin']
+    return out
+
+
+def alternatives_priority(version):
+    """update-alternatives priority of /usr/local/cuda-X.Y: '12.8' -> 1208 (newer wins in auto mode)."""
+    major, minor = version_key(version)[:2]
+    return major * 100 + minor

@@ -1,0 +1,38 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The cuda_toolkit filter plugin: argument checks and the hand-over to _cuda_toolkit."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.labops.dlstack.plugins.filter import cuda_toolkit as flt
+
+
+def test_filters_registered():
+    assert sorted(flt.FilterModule().filters()) == ['cuda_toolkit_nvcc_release', 'cuda_toolkit_plan']
+
+
+def test_plan_through_the_filter():
+    gpu = {'status': 'no_gpu', 'gpus': [], 'driver': {'installed': False, 'version': None}}
+    plan = flt.cuda_toolkit_plan(gpu, source='distro', versions=[], default_version=None,
+                                 distribution='Debian', major_version='13')
+    assert plan['errors'] == []
+    assert plan['versions'] == ['12.4']
+    assert plan['build_only'] is True
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    ({'gpu': 'no_gpu'}, "cuda_toolkit_plan: the input must be ansible_facts['dlstack_gpu'] (a dict), got 'no_gpu'"),
+    ({'gpu': {}, 'versions': '12.8'}, "cuda_toolkit_plan: versions must be a list, got '12.8'"),
+    ({'gpu': {}, 'installed': ['12.8']}, "cuda_toolkit_plan: installed must be a dict of version -> home, got ['12.8']"),
+])
+def test_plan_rejects_bad_arguments(kwargs, message):
+    with pytest.raises(AnsibleFilterError) as err:
+        flt.cuda_toolkit_plan(**kwargs)
+    assert str(err.value) == message
+
+
+def test_nvcc_release_filter():
+    assert flt.cuda_toolkit_nvcc_release('Cuda compilation tools, release 11.8, V11.8.89') == '11.8'
