@@ -1,0 +1,699 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Private to labops.dlstack (leading underscore). Pure Python >= 3.9, no third-party imports.
+
+"""Which NVIDIA driver packages a host gets, and whether it must reboot.
+
+Decisions of the roles nvidia_driver and nvidia_repo, as plain data plus small pure functions:
+
+- plan(): from the gpu_facts result (ansible_facts['dlstack_gpu']), the platform, the role's variables,
+  the apt-cache view of the candidate packages and the installed packages, the packages to install,
+  hold, remove, and every reason to stop before anything changes;
+- reboot_decision(): after the packages are in place, whether the loaded kernel module still has to
+  be replaced by a reboot, and whether the role may do it;
+- parse_apt_cache_policy(): `apt-cache policy NAME...` output -> {name: candidate or None};
+- cuda_repo_path(): NVIDIA's CUDA repository directory for a platform (debian12/x86_64, ubuntu2404/sbsa).
+
+Package names (platform = debian12, debian13, ubuntu2204, ubuntu2404):
+
+- Debian `distro` (non-free; nvidia-persistenced is in contrib): the main driver (Debian 12: 535, Debian 13: 550) is nvidia-smi, libcuda1,
+  libnvidia-ml1, nvidia-persistenced plus nvidia-kernel-dkms or nvidia-open-kernel-dkms (with
+  firmware-nvidia-gsp); the Tesla branches (Debian 12: 470, Debian 13: 535) are nvidia-tesla-<b>-smi,
+  libnvidia-tesla-<b>-cuda1 ... with nvidia-tesla-<b>-kernel-dkms (proprietary only). Checked with
+  `apt-cache policy` / `apt-get -s install` in Debian 12 and 13 containers with non-free enabled.
+  Debian has no precompiled NVIDIA modules: the kernel module is always built by DKMS.
+- Ubuntu `distro` (restricted): nvidia-utils-<b>[-server], libnvidia-compute-<b>[-server] (userspace),
+  nvidia-compute-utils-<b>[-server] (nvidia-persistenced) and either Canonical's signed precompiled
+  modules nvidia-headless-no-dkms-<b>[-server][-open] + linux-modules-nvidia-<b>[-server][-open]-<uname -r>
+  (what `ubuntu-drivers install --gpgpu` picks), or DKMS nvidia-headless-<b>[-server][-open] with
+  linux-headers-<uname -r>.
+- `nvidia` source (NVIDIA's CUDA repository, pinned to the branch by nvidia_repo): Ubuntu
+  nvidia-open-<b> / cuda-drivers-<b> (userspace: nvidia-utils-<b>, libnvidia-compute-<b>); Debian the
+  Debian-style names (nvidia-driver-cuda, nvidia-kernel-open-dkms / nvidia-kernel-dkms, nvidia-smi,
+  libcuda1). These names follow NVIDIA's driver installation guide and could not be checked against the
+  repository from here (no access): the role's apt-cache check stops with the missing names before
+  anything is installed.
+
+The static branch tables say what a branch *can* be; `apt-cache policy` on the host says what is there
+now, and wins when given.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ansible_collections.labops.dlstack.plugins.module_utils._gpu_knowledge import (
+    OPEN_KERNEL_MODULE_DEFAULT_BRANCH,
+    OPEN_KERNEL_MODULE_MIN_BRANCH,
+    driver_meets_requirements,
+    requirements_for_gpus,
+    version_string,
+)
+
+SOURCES = ('distro', 'nvidia')
+FLAVOURS = ('auto', 'open', 'proprietary')
+STATES = ('present', 'absent')
+KERNEL_MODULE_TYPES = ('auto', 'precompiled', 'dkms')
+REBOOT_POLICIES = ('auto', 'never')
+PLATFORMS = ('debian12', 'debian13', 'ubuntu2204', 'ubuntu2404')
+
+# Debian non-free: branch -> package family. '' = the main driver (nvidia-smi, libcuda1...),
+# 'tesla-<b>' = the nvidia-tesla-<b>-* family. Checked with apt-cache in Debian 12/13 containers.
+DEBIAN_DISTRO_BRANCHES = {
+    'debian12': {535: {'family': '', 'flavours': ('open', 'proprietary')},
+                 470: {'family': 'tesla-470', 'flavours': ('proprietary',)}},
+    'debian13': {550: {'family': '', 'flavours': ('open', 'proprietary')},
+                 535: {'family': 'tesla-535', 'flavours': ('proprietary',)}},
+}
+DISTRO_DEFAULT_BRANCH = {'debian12': 535, 'debian13': 550, 'ubuntu2204': 580, 'ubuntu2404': 580}
+
+# Ubuntu restricted: driver branches in jammy/noble (-updates) at research time; -open from R515.
+UBUNTU_DISTRO_BRANCHES = {
+    'ubuntu2204': (470, 535, 550, 570, 575, 580),
+    'ubuntu2404': (535, 550, 570, 575, 580),
+}
+# NVIDIA's CUDA repository: branches published for the four platforms (R535 is the oldest in the
+# debian12/ubuntu2404 directories).
+NVIDIA_REPO_BRANCHES = (535, 550, 560, 565, 570, 575, 580)
+NVIDIA_DEFAULT_BRANCH = 580
+
+CUDA_REPO_ARCH = {'x86_64': 'x86_64', 'amd64': 'x86_64', 'aarch64': 'sbsa', 'arm64': 'sbsa', 'sbsa': 'sbsa'}
+
+# Packages of the driver family (what `state: absent` removes, what a switch inspects).
+FAMILY_RE = re.compile(
+    r'^(nvidia-|libnvidia-|libcuda1|cuda-drivers|linux-modules-nvidia-|linux-objects-nvidia-|'
+    r'linux-signatures-nvidia-|xserver-xorg-video-nvidia|firmware-nvidia-)')
+# Not driver packages even though they match FAMILY_RE (tools and the CUDA toolkit's own packages).
+FAMILY_EXCLUDE_RE = re.compile(
+    r'^(nvidia-cuda-toolkit|nvidia-cuda-dev|nvidia-cuda-gdb|nvidia-profiler|nvidia-visual-profiler|'
+    r'nvidia-openjdk|nvidia-cuda-toolkit-doc|nvidia-container-|libnvidia-container|nvidia-fs-dkms|'
+    r'nvidia-installer-cleanup|nvidia-support|nvidia-legacy-check|nvidia-modprobe|nvidia-settings|'
+    r'nvidia-xconfig|nvidia-vaapi-driver)')
+# Names only one source uses (a switch of source removes the other's).
+SOURCE_ONLY_RE = {
+    'nvidia': re.compile(r'^(cuda-drivers|nvidia-open(-\d+)?$|nvidia-driver-pinning|nvidia-driver-cuda|'
+                         r'nvidia-kernel-open-dkms)'),
+    'distro': re.compile(r'^(nvidia-headless-|linux-modules-nvidia-|linux-objects-nvidia-|'
+                         r'linux-signatures-nvidia-|nvidia-open-kernel-dkms|nvidia-tesla-)'),
+}
+_BRANCH_RE = re.compile(r'^(?:\d+:)?([3-9]\d\d)\.\d')
+_KERNEL_FLAVOUR_RE = re.compile(r'^\d+\.\d+\.\d+-\d+-([a-z0-9-]+)$')
+
+U_U_BLACKLIST = ('nvidia-', 'libnvidia-', 'libcuda1', 'cuda-drivers', 'linux-modules-nvidia-',
+                 'linux-objects-nvidia-', 'linux-signatures-nvidia-', 'xserver-xorg-video-nvidia',
+                 'firmware-nvidia-')
+
+
+# --------------------------------------------------------------------------------------------------
+# small helpers
+# --------------------------------------------------------------------------------------------------
+
+def platform_key(distribution, version):
+    """('Debian', '12') -> 'debian12'; ('Ubuntu', '24.04') -> 'ubuntu2404'; None when unsupported."""
+    dist = str(distribution or '').strip().lower()
+    ver = str(version or '').strip()
+    if dist == 'debian':
+        key = 'debian' + ver.split('.', maxsplit=1)[0]
+    elif dist == 'ubuntu':
+        key = 'ubuntu' + ver.replace('.', '')
+    else:
+        return None
+    return key if key in PLATFORMS else None
+
+
+def cuda_repo_arch(architecture):
+    """'x86_64' -> 'x86_64'; 'aarch64' -> 'sbsa' (NVIDIA's name for server Arm); None when unknown."""
+    return CUDA_REPO_ARCH.get(str(architecture or '').strip().lower())
+
+
+def cuda_repo_path(distribution, version, architecture):
+    """'debian12/x86_64', 'ubuntu2404/sbsa'; None when NVIDIA's repository has no such directory here."""
+    key = platform_key(distribution, version)
+    arch = cuda_repo_arch(architecture)
+    if key is None or arch is None:
+        return None
+    return '%s/%s' % (key, arch)
+
+
+def package_branch(version):
+    """Driver branch of a package version ('535.261.03-1' -> 535, '1:580.95.05-0ubuntu1' -> 580).
+
+    None for versions that are not driver versions (nvidia-support 20220217+3)."""
+    match = _BRANCH_RE.match(str(version or '').strip())
+    return int(match.group(1)) if match else None
+
+
+def kernel_flavour(kernel_release):
+    """'6.8.0-50-generic' -> 'generic'; '6.1.0-18-amd64' -> 'amd64'; None when not a distro kernel."""
+    match = _KERNEL_FLAVOUR_RE.match(str(kernel_release or '').strip())
+    return match.group(1) if match else None
+
+
+def parse_apt_cache_policy(text):
+    """`apt-cache policy a b c` output -> {'a': '535.261.03-1', 'b': None, ...}.
+
+    None = apt knows no installable version (Candidate: (none), or not listed at all)."""
+    result = {}
+    current = None
+    for line in str(text or '').splitlines():
+        if line and not line[0].isspace() and line.rstrip().endswith(':'):
+            current = line.rstrip()[:-1].strip()
+            result[current] = None
+            continue
+        stripped = line.strip()
+        if current is not None and stripped.startswith('Candidate:'):
+            value = stripped.split(':', 1)[1].strip()
+            result[current] = None if value in ('(none)', '') else value
+    return result
+
+
+def installed_versions(installed):
+    """package_facts['packages'] ({name: [{'version': ..}]}) or {name: version} -> {name: version}."""
+    result = {}
+    for name, value in (installed or {}).items():
+        if isinstance(value, list):
+            value = value[0].get('version') if value and isinstance(value[0], dict) else None
+        elif isinstance(value, dict):
+            value = value.get('version')
+        result[name] = value
+    return result
+
+
+def family_packages(installed):
+    """Installed packages of the NVIDIA driver family, sorted."""
+    return sorted(name for name in installed_versions(installed)
+                  if FAMILY_RE.match(name) and not FAMILY_EXCLUDE_RE.match(name))
+
+
+def _gpu_requirements(gpu):
+    req = gpu.get('requirements')
+    if isinstance(req, dict) and 'kernel_modules_supported' in req:
+        return req
+    return requirements_for_gpus(gpu.get('gpus') or [])
+
+
+def _as_branch(branch):
+    """'auto' -> 'auto'; '580', 580 -> 580; anything else -> None (invalid)."""
+    if isinstance(branch, bool):
+        return None
+    if isinstance(branch, int):
+        return branch
+    text = str(branch if branch is not None else '').strip().lower()
+    if text == 'auto':
+        return 'auto'
+    if re.match(r'^\d{3}$', text):
+        return int(text)
+    return None
+
+
+# --------------------------------------------------------------------------------------------------
+# package names
+# --------------------------------------------------------------------------------------------------
+
+def branches_for(platform, source):
+    """Branches the static tables know for platform + source, newest first."""
+    if source == 'nvidia':
+        return sorted(NVIDIA_REPO_BRANCHES, reverse=True)
+    if platform in DEBIAN_DISTRO_BRANCHES:
+        return sorted(DEBIAN_DISTRO_BRANCHES[platform], reverse=True)
+    return sorted(UBUNTU_DISTRO_BRANCHES.get(platform, ()), reverse=True)
+
+
+def flavours_for(platform, source, branch):
+    """Kernel-module flavours a branch offers on platform + source."""
+    if source == 'distro' and platform in DEBIAN_DISTRO_BRANCHES:
+        info = DEBIAN_DISTRO_BRANCHES[platform].get(branch)
+        return tuple(info['flavours']) if info else ()
+    if branch >= OPEN_KERNEL_MODULE_MIN_BRANCH:
+        return ('open', 'proprietary')
+    return ('proprietary',)
+
+
+def package_names(platform, source, branch, flavour, kernel_release=None, ubuntu_server=True):
+    """Package names for one branch and flavour.
+
+    Returns {'userspace': [...], 'precompiled': [...] or None, 'dkms': [...], 'headers': name or None,
+    'version_package': the package whose version is the driver's}. precompiled is None where the
+    platform/source has no signed precompiled modules (Debian, NVIDIA's repository)."""
+    debian = platform.startswith('debian')
+    if source == 'distro' and debian:
+        family = DEBIAN_DISTRO_BRANCHES[platform][branch]['family']
+        if family:
+            userspace = ['nvidia-%s-smi' % family, 'libnvidia-%s-cuda1' % family,
+                         'libnvidia-%s-ml1' % family, 'libnvidia-%s-cfg1' % family, 'nvidia-persistenced']
+            dkms = ['nvidia-%s-kernel-dkms' % family]
+            version_package = 'nvidia-%s-smi' % family
+        else:
+            userspace = ['nvidia-smi', 'libcuda1', 'libnvidia-ml1', 'nvidia-persistenced']
+            dkms = (['nvidia-open-kernel-dkms', 'firmware-nvidia-gsp'] if flavour == 'open'
+                    else ['nvidia-kernel-dkms'])
+            version_package = 'nvidia-smi'
+        precompiled = None
+    elif source == 'distro':
+        sfx = '-server' if ubuntu_server else ''
+        opn = '-open' if flavour == 'open' else ''
+        userspace = ['nvidia-utils-%d%s' % (branch, sfx), 'libnvidia-compute-%d%s' % (branch, sfx)]
+        host_common = ['nvidia-compute-utils-%d%s' % (branch, sfx)]
+        dkms = ['nvidia-headless-%d%s%s' % (branch, sfx, opn)] + host_common
+        precompiled = None
+        if kernel_release:
+            precompiled = ['nvidia-headless-no-dkms-%d%s%s' % (branch, sfx, opn),
+                           'linux-modules-nvidia-%d%s%s-%s' % (branch, sfx, opn, kernel_release)] + host_common
+        version_package = 'nvidia-utils-%d%s' % (branch, sfx)
+    elif debian:
+        userspace = ['nvidia-smi', 'libcuda1', 'libnvidia-ml1', 'nvidia-persistenced']
+        dkms = ['nvidia-driver-cuda', 'nvidia-kernel-open-dkms' if flavour == 'open' else 'nvidia-kernel-dkms']
+        precompiled = None
+        version_package = 'nvidia-smi'
+    else:
+        userspace = ['nvidia-utils-%d' % branch, 'libnvidia-compute-%d' % branch]
+        dkms = ['nvidia-open-%d' % branch if flavour == 'open' else 'cuda-drivers-%d' % branch]
+        precompiled = None
+        version_package = 'nvidia-utils-%d' % branch
+    headers = 'linux-headers-%s' % kernel_release if kernel_release else None
+    return {'userspace': userspace, 'precompiled': precompiled, 'dkms': dkms, 'headers': headers,
+            'version_package': version_package}
+
+
+def candidate_packages(distribution, version, kernel_release=None, source='distro', branch='auto',
+                       flavour='auto', ubuntu_server=True):
+    """Every package name the plan may ask apt-cache about (for `apt-cache policy`), sorted."""
+    platform = platform_key(distribution, version)
+    wanted = _as_branch(branch)
+    if platform is None or wanted is None or source not in SOURCES:
+        return []
+    names = set()
+    for br in ([wanted] if wanted != 'auto' else branches_for(platform, source)):
+        if br not in branches_for(platform, source):
+            continue
+        for fl in flavours_for(platform, source, br):
+            if flavour not in ('auto', fl):
+                continue
+            pk = package_names(platform, source, br, fl, kernel_release, ubuntu_server)
+            names.update(pk['userspace'])
+            names.update(pk['dkms'])
+            names.update(pk['precompiled'] or [])
+            if pk['headers']:
+                names.add(pk['headers'])
+    return sorted(names)
+
+
+# --------------------------------------------------------------------------------------------------
+# the plan
+# --------------------------------------------------------------------------------------------------
+
+def _mok_steps(key_hint):
+    return ('Secure Boot is enabled and the driver would be an unsigned DKMS module, which the kernel refuses '
+            '("Key was rejected by service"). Either: (1) on Ubuntu use the signed precompiled modules '
+            '(nvidia_driver_source: distro, nvidia_driver_kernel_module_type: auto or precompiled); or '
+            '(2) create a Machine Owner Key and let DKMS sign with it: '
+            'openssl req -new -x509 -newkey rsa:2048 -nodes -days 36500 -subj "/CN=DKMS module signing/" '
+            '-outform DER -keyout /var/lib/dkms/mok.key -out /var/lib/dkms/mok.pub; '
+            'mokutil --import /var/lib/dkms/mok.pub (choose a one-time password); reboot and choose '
+            '"Enroll MOK" in the blue MokManager screen; then set nvidia_driver_mok_key=/var/lib/dkms/mok.key '
+            'and nvidia_driver_mok_cert=/var/lib/dkms/mok.pub and run again%s; or (3) disable Secure Boot in '
+            'the firmware setup.' % key_hint)
+
+
+def plan(gpu, distribution, distribution_version, architecture='x86_64', kernel_release=None,
+         source='distro', branch='auto', flavour='auto', state='present', kernel_module_type='auto',
+         require_gpu=False, ubuntu_server=True, keep_satisfying=True, mok_configured=False,
+         available=None, installed=None, default_kernel=None):
+    """What nvidia_driver does on this host.
+
+    gpu: ansible_facts['dlstack_gpu']. available: parse_apt_cache_policy() of candidate_packages(), or
+    None when apt's view is not known yet (check mode before the sources exist): then only the static
+    tables decide. installed: package_facts['packages'] or {name: version}. default_kernel: the kernel
+    release /boot/vmlinuz points at (None when unknown).
+
+    Returns a dict: action (install, satisfied, skip, remove, fail), mode (host, container), errors (each
+    says what to do), notes, platform, source, branch, flavour, kernel_module_type, packages (to install),
+    hold (to hold), remove (to remove before installing), version_package, host_would_need (container
+    mode: what a real host still needs), why_no_kernel_module, requirements.
+    """
+    gpu = gpu if isinstance(gpu, dict) else {}
+    driver = gpu.get('driver') or {}
+    status = gpu.get('status')
+    in_container = bool(gpu.get('in_container'))
+    mode = 'container' if in_container else 'host'
+    platform = platform_key(distribution, distribution_version)
+    errors = []
+    notes = []
+    result = {
+        'action': 'fail', 'mode': mode, 'platform': platform, 'source': source, 'state': state,
+        'branch': None, 'flavour': None, 'kernel_module_type': None, 'packages': [], 'hold': [],
+        'remove': [], 'version_package': None, 'host_would_need': [], 'why_no_kernel_module': None,
+        'requirements': None, 'gpu_status': status, 'errors': errors, 'notes': notes,
+        'loaded_version': driver.get('version') if driver.get('loaded') else None,
+    }
+
+    # ---- input -----------------------------------------------------------------------------------
+    wanted_branch = _as_branch(branch)
+    if wanted_branch is None:
+        errors.append("nvidia_driver_branch: '%s' is not a driver branch; use 'auto' or a branch number "
+                      "such as '580'" % (branch,))
+    if source not in SOURCES:
+        errors.append("nvidia_driver_source: '%s' is not one of %s" % (source, ', '.join(SOURCES)))
+    if flavour not in FLAVOURS:
+        errors.append("nvidia_driver_flavour: '%s' is not one of %s" % (flavour, ', '.join(FLAVOURS)))
+    if state not in STATES:
+        errors.append("nvidia_driver_state: '%s' is not one of %s" % (state, ', '.join(STATES)))
+    if kernel_module_type not in KERNEL_MODULE_TYPES:
+        errors.append("nvidia_driver_kernel_module_type: '%s' is not one of %s"
+                      % (kernel_module_type, ', '.join(KERNEL_MODULE_TYPES)))
+    if platform is None:
+        errors.append('nvidia_driver supports Debian 12/13 and Ubuntu 22.04/24.04, not %s %s'
+                      % (distribution, distribution_version))
+    if cuda_repo_arch(architecture) is None:
+        errors.append('nvidia_driver supports x86_64 and aarch64 (sbsa), not %s' % (architecture,))
+    if not gpu or status is None:
+        errors.append('ansible_facts.dlstack_gpu is missing: run labops.dlstack.gpu_facts first')
+    if errors:
+        return result
+
+    installed_v = installed_versions(installed)
+
+    # ---- absent ----------------------------------------------------------------------------------
+    if state == 'absent':
+        result['action'] = 'remove'
+        result['remove'] = family_packages(installed_v)
+        result['why_no_kernel_module'] = 'nvidia_driver_state is absent: the driver is removed'
+        return result
+
+    # ---- GPU presence ------------------------------------------------------------------------------
+    gpus = gpu.get('gpus') or []
+    has_gpu = status != 'no_gpu' and bool(gpus)
+    if not has_gpu:
+        if require_gpu:
+            errors.append('no NVIDIA GPU on this host (%s) and nvidia_driver_require_gpu is true: check the '
+                          'GPU is seated and powered (lspci -d 10de:), passed through to this VM/container, '
+                          'or set nvidia_driver_require_gpu: false to skip hosts without one'
+                          % (gpu.get('message') or status))
+            return result
+        if mode == 'host':
+            result['action'] = 'skip'
+            result['why_no_kernel_module'] = 'no NVIDIA GPU on this host: nothing to drive'
+            notes.append('no NVIDIA GPU: host skipped (set nvidia_driver_require_gpu: true to fail instead)')
+            return result
+        notes.append('container without a visible GPU: the userspace is installed for the GPU the '
+                     'container runtime passes in at run time')
+
+    req = _gpu_requirements(gpu) if has_gpu else requirements_for_gpus([])
+    result['requirements'] = req
+    if has_gpu and not req.get('satisfiable', True):
+        errors.append('no single driver runs all GPUs of this host: %s. Split the GPUs across hosts.'
+                      % '; '.join(req.get('reasons') or []))
+        return result
+
+    # ---- already satisfied (a driver that runs these GPUs is loaded) -----------------------------
+    loaded_version = result['loaded_version']
+    loaded_flavour = driver.get('kernel_module')
+    if (keep_satisfying and mode == 'host' and status == 'ok' and loaded_version
+            and not driver_meets_requirements(req, loaded_version, loaded_flavour)
+            and wanted_branch in ('auto', _branch_of(loaded_version))
+            and flavour in ('auto', loaded_flavour)):
+        result.update({'action': 'satisfied', 'branch': _branch_of(loaded_version), 'flavour': loaded_flavour,
+                       'why_no_kernel_module': None})
+        notes.append('driver %s (%s kernel module) is loaded and runs every GPU of this host: nothing to '
+                     'change (set nvidia_driver_keep_satisfying: false to enforce this role\'s packages)'
+                     % (loaded_version, loaded_flavour or 'unknown'))
+        return result
+
+    # ---- branch --------------------------------------------------------------------------------------
+    known = branches_for(platform, source)
+    low, high = req.get('min_branch'), req.get('max_branch')
+
+    def fits(br):
+        return (low is None or br >= low) and (high is None or br <= high)
+
+    def offered(br):
+        return _branch_available(platform, source, br, flavour, kernel_release, ubuntu_server, available)
+
+    if wanted_branch == 'auto':
+        supported_now = req.get('kernel_modules_supported') or ['open', 'proprietary']
+        candidates = [br for br in known if fits(br)
+                      and any((f in supported_now) if flavour == 'auto' else (f == flavour)
+                              for f in flavours_for(platform, source, br))]
+        if not has_gpu:
+            default = DISTRO_DEFAULT_BRANCH[platform] if source == 'distro' else NVIDIA_DEFAULT_BRANCH
+            candidates = [default] + [br for br in candidates if br != default]
+        usable = [br for br in candidates if offered(br)]
+        if not usable:
+            errors.append('nvidia_driver_branch auto: no branch of %s (source %s: %s) fits these GPUs (%s)%s. '
+                          'Use the other nvidia_driver_source, or another nvidia_driver_flavour.'
+                          % (platform, source, ', '.join(str(b) for b in known), _range(low, high),
+                             '' if available is None else ' and is in the configured apt sources'))
+            return result
+        chosen = usable[0]
+    else:
+        chosen = wanted_branch
+        if chosen not in known:
+            errors.append('nvidia_driver_branch %d is not available on %s from source %s; available: %s'
+                          % (chosen, platform, source, ', '.join(str(b) for b in known)))
+            return result
+        if has_gpu and not fits(chosen):
+            errors.append('nvidia_driver_branch %d does not run these GPUs: they need %s (%s). Set '
+                          'nvidia_driver_branch to a branch in that range, or auto.'
+                          % (chosen, _range(low, high), '; '.join(req.get('reasons') or [])))
+            return result
+    result['branch'] = chosen
+
+    # ---- flavour -------------------------------------------------------------------------------------
+    offered_flavours = flavours_for(platform, source, chosen)
+    supported = req.get('kernel_modules_supported') or ['open', 'proprietary']
+    if flavour == 'auto':
+        if has_gpu:
+            choices = [f for f in ([req.get('kernel_module')] + list(supported)) if f in offered_flavours]
+        else:
+            preferred = 'open' if chosen >= OPEN_KERNEL_MODULE_DEFAULT_BRANCH else 'proprietary'
+            choices = [f for f in (preferred, 'open', 'proprietary') if f in offered_flavours]
+        if not choices:
+            errors.append('nvidia_driver_flavour auto: branch %d on %s offers the %s kernel module, these GPUs '
+                          'need %s. Choose another nvidia_driver_branch.'
+                          % (chosen, platform, ' or '.join(offered_flavours), ' or '.join(supported)))
+            return result
+        chosen_flavour = choices[0]
+    else:
+        chosen_flavour = flavour
+        if has_gpu and flavour not in supported:
+            errors.append('nvidia_driver_flavour %s does not run these GPUs: %s. Set nvidia_driver_flavour to %s '
+                          'or auto.' % (flavour, '; '.join(req.get('reasons') or []), ' or '.join(supported)))
+            return result
+        if flavour not in offered_flavours:
+            errors.append('nvidia_driver_flavour %s is not offered by branch %d on %s from source %s (offered: '
+                          '%s). Choose another nvidia_driver_branch or flavour.'
+                          % (flavour, chosen, platform, source, ', '.join(offered_flavours)))
+            return result
+    result['flavour'] = chosen_flavour
+
+    names = package_names(platform, source, chosen, chosen_flavour, kernel_release, ubuntu_server)
+    result['version_package'] = names['version_package']
+    missing = _missing(names['userspace'], available)
+    if missing:
+        errors.append('branch %d from source %s: %s not in the configured apt sources (apt-cache policy). %s'
+                      % (chosen, source, ', '.join(missing), _source_hint(platform, source)))
+        return result
+
+    # ---- kernel module packages ----------------------------------------------------------------------
+    precompiled_ok = bool(names['precompiled']) and not _missing(names['precompiled'], available)
+    if kernel_module_type == 'precompiled' and not names['precompiled']:
+        errors.append('nvidia_driver_kernel_module_type precompiled: %s from source %s has no signed precompiled '
+                      'modules; use dkms or auto' % (platform, source))
+        return result
+    if kernel_module_type == 'precompiled' and not precompiled_ok:
+        errors.append('nvidia_driver_kernel_module_type precompiled: %s is not in the apt sources for the '
+                      'running kernel %s; use auto (falls back to DKMS) or boot a kernel that has them'
+                      % (', '.join(_missing(names['precompiled'], available)), kernel_release))
+        return result
+    if kernel_module_type == 'dkms':
+        kmt = 'dkms'
+    elif precompiled_ok:
+        kmt = 'precompiled'
+    else:
+        kmt = 'dkms'
+    kernel_pkgs = list(names['precompiled']) if kmt == 'precompiled' else list(names['dkms'])
+    if kmt == 'dkms' and names['headers']:
+        kernel_pkgs.append(names['headers'])
+    result['kernel_module_type'] = kmt
+
+    if mode == 'container':
+        result['packages'] = list(names['userspace'])
+        result['host_would_need'] = [p for p in kernel_pkgs if p not in names['userspace']]
+        result['why_no_kernel_module'] = (
+            'container: the NVIDIA kernel module belongs to the host kernel, so this container gets only the '
+            'driver userspace (%s). A real host would still need: %s; nouveau blacklisted in its initramfs; '
+            'a reboot so that the %s %s kernel module is loaded.'
+            % (', '.join(names['userspace']), ', '.join(result['host_would_need']), chosen_flavour, kmt))
+        notes.append('container mode: no DKMS, no kernel headers, no modprobe, no reboot')
+    else:
+        if kmt == 'dkms':
+            missing_k = _missing([p for p in kernel_pkgs if p != names['headers']], available)
+            if missing_k:
+                errors.append('branch %d (%s) from source %s: %s not in the configured apt sources. %s'
+                              % (chosen, chosen_flavour, source, ', '.join(missing_k), _source_hint(platform, source)))
+                return result
+            if not kernel_release:
+                errors.append('the running kernel release is unknown (ansible_facts.kernel): gather facts')
+                return result
+            if _missing([names['headers']], available):
+                errors.append('kernel headers %s for the running kernel are not installable from the configured apt '
+                              'sources, so DKMS cannot build the module. Upgrade and reboot into the newest kernel '
+                              '(apt full-upgrade; reboot), or add the source that carries these headers.'
+                              % names['headers'])
+                return result
+            sb = gpu.get('secure_boot')
+            if sb == 'enabled' and not mok_configured:
+                errors.append(_mok_steps(''))
+                return result
+            if sb == 'unknown':
+                notes.append('Secure Boot state unknown: if it is enabled, the DKMS module must be signed with an '
+                             'enrolled MOK (nvidia_driver_mok_key / nvidia_driver_mok_cert)')
+        if default_kernel and kernel_release and default_kernel != kernel_release:
+            errors.append('the running kernel %s is not the default boot kernel %s: a module built now would not '
+                          'be loaded after the next reboot. Reboot into %s first, then run again.'
+                          % (kernel_release, default_kernel, default_kernel))
+            return result
+        result['packages'] = list(names['userspace']) + [p for p in kernel_pkgs if p not in names['userspace']]
+
+    result['hold'] = [p for p in result['packages'] if not p.startswith('linux-headers-')]
+    result['remove'] = _conflicts(installed_v, result['packages'], chosen, chosen_flavour, source, platform)
+    result['action'] = 'install'
+    return result
+
+
+def _branch_of(version):
+    text = version_string(version)
+    return int(text.split('.')[0]) if text else None
+
+
+def _range(low, high):
+    if low is None and high is None:
+        return 'any branch'
+    if high is None:
+        return 'R%d or newer' % low
+    if low is None:
+        return 'R%d or older' % high
+    return 'R%d to R%d' % (low, high)
+
+
+def _missing(names, available):
+    if available is None:
+        return []
+    return [n for n in names if not available.get(n)]
+
+
+def _branch_available(platform, source, branch, flavour, kernel_release, ubuntu_server, available):
+    if available is None:
+        return True
+    for fl in flavours_for(platform, source, branch):
+        if flavour not in ('auto', fl):
+            continue
+        if not _missing(package_names(platform, source, branch, fl, kernel_release, ubuntu_server)['userspace'],
+                        available):
+            return True
+    return False
+
+
+def _source_hint(platform, source):
+    if source == 'distro' and platform.startswith('debian'):
+        return ('The role enables contrib, non-free and non-free-firmware (nvidia_driver_debian_components: true); check '
+                'nvidia_driver_debian_mirror.')
+    if source == 'distro':
+        return 'Enable the restricted component and the -updates pocket of the Ubuntu archive.'
+    return 'Check nvidia_repo_url (NVIDIA CUDA repository or its mirror) and the branch pin.'
+
+
+def _conflicts(installed, wanted, branch, flavour, source, platform):
+    """Installed driver packages that must go before the wanted ones can be installed."""
+    other_source = 'distro' if source == 'nvidia' else 'nvidia'
+    other_kernel = {'open': ('nvidia-kernel-dkms', 'nvidia-tesla-'),
+                    'proprietary': ('nvidia-open-kernel-dkms', 'nvidia-kernel-open-dkms')}
+    wanted_set = set(wanted)
+    conflicts = []
+    for name in family_packages(installed):
+        if name in wanted_set:
+            continue
+        version_branch = package_branch(installed[name])
+        reasons = []
+        if version_branch is not None and version_branch != branch:
+            reasons.append('branch')
+        if SOURCE_ONLY_RE[other_source].match(name):
+            reasons.append('source')
+        name_branch = re.search(r'-(\d{3})(?:-|$)', name)
+        if name_branch and int(name_branch.group(1)) != branch:
+            reasons.append('branch-name')
+        if name in other_kernel[flavour] or (flavour == 'open' and name.startswith('nvidia-tesla-')):
+            reasons.append('flavour')
+        if platform.startswith('ubuntu') and flavour == 'proprietary' and re.search(r'-open(-|$)', name):
+            reasons.append('flavour')
+        if platform.startswith('ubuntu') and flavour == 'open' and re.match(r'^(nvidia-headless|linux-modules-nvidia|nvidia-dkms)-', name) \
+                and not re.search(r'-open(-|$)', name):
+            reasons.append('flavour')
+        if reasons:
+            conflicts.append(name)
+    return conflicts
+
+
+# --------------------------------------------------------------------------------------------------
+# after installing: reboot or not
+# --------------------------------------------------------------------------------------------------
+
+def reboot_decision(gpu, installed_version, mode='host', policy='auto', connection='ssh'):
+    """Whether the host must reboot for the installed driver to run, and whether the role may do it.
+
+    installed_version: version of the plan's version_package after installing ('580.95.05-0ubuntu1').
+    Returns {'required', 'reboot', 'reasons', 'why_not', 'installed_version', 'loaded_version'}."""
+    gpu = gpu if isinstance(gpu, dict) else {}
+    driver = gpu.get('driver') or {}
+    installed = version_string(installed_version)
+    loaded = version_string(driver.get('version')) if driver.get('loaded') else None
+    reasons = []
+    result = {'required': False, 'reboot': False, 'reasons': reasons, 'why_not': None,
+              'installed_version': installed, 'loaded_version': loaded}
+    if mode != 'host' or gpu.get('in_container'):
+        result['why_not'] = 'container: the kernel module is the host\'s business; never reboot here'
+        return result
+    if gpu.get('nouveau_loaded'):
+        reasons.append('nouveau is loaded (it holds the GPU until a reboot with the blacklist in the initramfs)')
+    if installed and not loaded:
+        reasons.append('the NVIDIA kernel module is not loaded; installed driver is %s' % installed)
+    elif installed and loaded and installed != loaded:
+        reasons.append('loaded kernel module %s differs from the installed driver %s' % (loaded, installed))
+    if gpu.get('status') == 'driver_library_mismatch' and not reasons:
+        reasons.append('driver/library version mismatch reported by the probe')
+    result['required'] = bool(reasons)
+    if not reasons:
+        return result
+    if policy != 'auto':
+        result['why_not'] = 'nvidia_driver_reboot is %s: reboot the host yourself' % policy
+    elif connection == 'local':
+        result['why_not'] = 'local connection: the role never reboots the control node; reboot it yourself'
+    else:
+        result['reboot'] = True
+    return result
+
+
+def verify_after_reboot(gpu, installed_version):
+    """Problems after the reboot ([] = the loaded module is the installed driver)."""
+    gpu = gpu if isinstance(gpu, dict) else {}
+    driver = gpu.get('driver') or {}
+    installed = version_string(installed_version)
+    loaded = version_string(driver.get('version')) if driver.get('loaded') else None
+    problems = []
+    if not loaded:
+        problems.append('after the reboot no NVIDIA kernel module is loaded (%s): %s'
+                        % (gpu.get('status'), gpu.get('message')))
+    elif installed and loaded != installed:
+        problems.append('after the reboot the loaded module is %s, the installed driver %s' % (loaded, installed))
+    if gpu.get('nouveau_loaded'):
+        problems.append('nouveau is still loaded after the reboot: check /etc/modprobe.d and the initramfs')
+    return problems
+
+
+def unattended_upgrades_blacklist():
+    """Package-Blacklist entries for the driver family.
+
+    unattended-upgrades matches each entry as a Python regex at the start of the package name; these
+    prefixes hold no regex metacharacter ('-' is literal outside a character class)."""
+    return ['^' + p for p in U_U_BLACKLIST]

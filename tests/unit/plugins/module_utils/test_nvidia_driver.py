@@ -1,0 +1,443 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Decisions of the nvidia_driver role (plugins/module_utils/_nvidia_driver.py).
+
+GPU facts are the shape labops.dlstack.gpu_facts returns. The H200 host is the recorded capture
+tests/unit/fixtures/gpu/h200-driver580 (NVIDIA H200, 0x2335, 9.0, Hopper, 580.159.04, open kernel
+module, CUDA 13.0); the test checks the capture still says so before using those values. Other GPUs
+are written as the probe would report them (architecture + compute capability + PCI id).
+apt-cache output for Debian 12 is a recording from a Debian 12 container with non-free enabled.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+
+import pytest
+
+from ansible_collections.labops.dlstack.plugins.module_utils import _nvidia_driver as nd
+from ansible_collections.labops.dlstack.plugins.module_utils._gpu_knowledge import requirements_for_gpus
+
+# `apt-cache policy nvidia-smi libcuda1 nvidia-tesla-999-smi nvidia-kernel-dkms linux-headers-6.1.0-99-amd64`
+# in labops-dlstack/debian:12 with non-free enabled: unknown names are simply not listed.
+APT_POLICY_DEBIAN12 = """nvidia-smi:
+  Installed: (none)
+  Candidate: 535.261.03-1
+  Version table:
+     535.261.03-1 500
+        500 http://deb.debian.org/debian bookworm/non-free amd64 Packages
+libcuda1:
+  Installed: (none)
+  Candidate: 535.261.03-1
+  Version table:
+     535.261.03-1 500
+        500 http://deb.debian.org/debian bookworm/non-free amd64 Packages
+nvidia-kernel-dkms:
+  Installed: (none)
+  Candidate: 535.261.03-1
+  Version table:
+     535.261.03-1 500
+        500 http://deb.debian.org/debian bookworm/non-free amd64 Packages
+"""
+
+
+def _gpu(name, dev, cc, arch, status='driver_not_installed', **driver):
+    gpus = [{'index': None, 'name': name, 'pci_bus_id': '0000:01:00.0', 'pci_device_id': dev, 'uuid': None,
+             'memory_total_mib': None, 'compute_capability': cc, 'architecture': arch, 'mig_mode': None,
+             'bound_driver': 'none'}]
+    drv = {'installed': False, 'loaded': False, 'version': None, 'branch': None, 'kernel_module': None,
+           'cuda_version': None}
+    drv.update(driver)
+    return {'status': status, 'message': 'recorded', 'gpus': gpus, 'gpu_count': 1, 'driver': drv,
+            'nouveau_loaded': False, 'secure_boot': 'disabled', 'in_container': False,
+            'requirements': requirements_for_gpus(gpus)}
+
+
+H200_CAPTURE = os.path.join(os.path.dirname(__file__), '..', '..', 'fixtures', 'gpu', 'h200-driver580',
+                            'query_gpu_all_nounits.csv')
+
+
+@pytest.fixture
+def h200():
+    with open(H200_CAPTURE, encoding='utf-8') as handle:
+        text = handle.read()
+    for value in ('NVIDIA H200', '580.159.04', '9.0'):
+        assert value in text
+    facts = _gpu('NVIDIA H200', '0x2335', '9.0', 'Hopper', status='ok', installed=True, loaded=True,
+                 version='580.159.04', branch=580, kernel_module='open', cuda_version='13.0')
+    facts['gpus'][0].update({'index': 0, 'bound_driver': 'nvidia', 'uuid': 'GPU-19bcf0bb-def5-ad97-5081-496820ff8ff3'})
+    return facts
+
+
+NO_GPU_CONTAINER = {'status': 'no_gpu', 'message': 'no NVIDIA GPU', 'gpus': [], 'gpu_count': 0,
+                    'driver': {'installed': False, 'loaded': False, 'version': None, 'branch': None,
+                               'kernel_module': None, 'cuda_version': None},
+                    'nouveau_loaded': False, 'secure_boot': 'unknown', 'in_container': True,
+                    'requirements': requirements_for_gpus([])}
+HOPPER = _gpu('NVIDIA H100 80GB HBM3', '0x2330', '9.0', 'Hopper', status='nouveau_bound')
+PASCAL = _gpu('Tesla P100-PCIE-16GB', '0x15f8', '6.0', 'Pascal')
+BLACKWELL = _gpu('NVIDIA B200', '0x2901', '10.0', 'Blackwell')
+
+
+def _ubuntu_available(branch=580, server=True, kernel='6.8.0-50-generic', precompiled=True, flavour='open'):
+    sfx = '-server' if server else ''
+    opn = '-open' if flavour == 'open' else ''
+    names = ['nvidia-utils-%d%s' % (branch, sfx), 'libnvidia-compute-%d%s' % (branch, sfx),
+             'nvidia-compute-utils-%d%s' % (branch, sfx), 'nvidia-headless-%d%s%s' % (branch, sfx, opn),
+             'linux-headers-%s' % kernel]
+    if precompiled:
+        names += ['nvidia-headless-no-dkms-%d%s%s' % (branch, sfx, opn),
+                  'linux-modules-nvidia-%d%s%s-%s' % (branch, sfx, opn, kernel)]
+    return dict((n, '%d.95.05-0ubuntu1' % branch) for n in names)
+
+
+# ---------------------------------------------------------------------------------------------------
+# helpers
+
+def test_parse_apt_cache_policy_recorded_debian12():
+    assert nd.parse_apt_cache_policy(APT_POLICY_DEBIAN12) == {
+        'nvidia-smi': '535.261.03-1', 'libcuda1': '535.261.03-1', 'nvidia-kernel-dkms': '535.261.03-1'}
+
+
+def test_parse_apt_cache_policy_candidate_none():
+    assert nd.parse_apt_cache_policy('foo:\n  Installed: (none)\n  Candidate: (none)\n') == {'foo': None}
+
+
+@pytest.mark.parametrize('dist,ver,arch,expected', [
+    ('Debian', '12', 'x86_64', 'debian12/x86_64'),
+    ('Debian', '13.1', 'x86_64', 'debian13/x86_64'),
+    ('Ubuntu', '22.04', 'x86_64', 'ubuntu2204/x86_64'),
+    ('Ubuntu', '24.04', 'aarch64', 'ubuntu2404/sbsa'),
+    ('Ubuntu', '20.04', 'x86_64', None),
+    ('Debian', '12', 'ppc64le', None),
+])
+def test_cuda_repo_path(dist, ver, arch, expected):
+    assert nd.cuda_repo_path(dist, ver, arch) == expected
+
+
+@pytest.mark.parametrize('version,branch', [
+    ('535.261.03-1', 535), ('1:580.95.05-0ubuntu1', 580), ('20220217+3~deb12u1', None), ('1.2.2', None)])
+def test_package_branch(version, branch):
+    assert nd.package_branch(version) == branch
+
+
+def test_family_packages_leaves_out_toolkit_and_helpers():
+    installed = {'nvidia-smi': [{'version': '535.261.03-1'}], 'nvidia-cuda-toolkit': [{'version': '12.0'}],
+                 'nvidia-support': [{'version': '20220217+3~deb12u1'}], 'libcuda1': [{'version': '535.261.03-1'}],
+                 'bash': [{'version': '5.2'}]}
+    assert nd.family_packages(installed) == ['libcuda1', 'nvidia-smi']
+
+
+# ---------------------------------------------------------------------------------------------------
+# the reference GPU host: Ubuntu 24.04 + H200 + 580.159.04 open, loaded -> nothing to change
+
+def test_h200_reference_host_is_satisfied(h200):
+    p = nd.plan(h200, 'Ubuntu', '24.04', 'x86_64', '6.8.0-90-generic')
+    assert p['action'] == 'satisfied'
+    assert p['errors'] == []
+    assert (p['branch'], p['flavour']) == (580, 'open')
+    assert p['packages'] == [] and p['remove'] == [] and p['hold'] == []
+
+
+def test_h200_explicit_matching_branch_and_flavour_still_satisfied(h200):
+    p = nd.plan(h200, 'Ubuntu', '24.04', 'x86_64', '6.8.0-90-generic', branch='580', flavour='open')
+    assert p['action'] == 'satisfied'
+
+
+def test_h200_other_branch_requested_installs(h200):
+    p = nd.plan(h200, 'Ubuntu', '24.04', 'x86_64', '6.8.0-90-generic', branch='570',
+                available=_ubuntu_available(570, kernel='6.8.0-90-generic'))
+    assert p['action'] == 'install'
+    assert p['packages'] == ['nvidia-utils-570-server', 'libnvidia-compute-570-server',
+                             'nvidia-headless-no-dkms-570-server-open',
+                             'linux-modules-nvidia-570-server-open-6.8.0-90-generic',
+                             'nvidia-compute-utils-570-server']
+
+
+def test_h200_reboot_not_needed(h200):
+    d = nd.reboot_decision(h200, '580.159.04-0ubuntu0.24.04.1')
+    assert d == {'required': False, 'reboot': False, 'reasons': [], 'why_not': None,
+                 'installed_version': '580.159.04', 'loaded_version': '580.159.04'}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Debian 12 / 13 containers (what molecule/nvidia_driver runs)
+
+def test_debian12_container_userspace_only():
+    p = nd.plan(NO_GPU_CONTAINER, 'Debian', '12', 'x86_64', '6.18.44', available=nd.parse_apt_cache_policy(APT_POLICY_DEBIAN12)
+                | {'libnvidia-ml1': '535.261.03-1', 'nvidia-persistenced': '535.171.04-1~deb12u1'})
+    assert p['action'] == 'install' and p['mode'] == 'container'
+    assert (p['branch'], p['flavour'], p['kernel_module_type']) == (535, 'proprietary', 'dkms')
+    assert p['packages'] == ['nvidia-smi', 'libcuda1', 'libnvidia-ml1', 'nvidia-persistenced']
+    assert p['hold'] == p['packages']
+    assert p['host_would_need'] == ['nvidia-kernel-dkms', 'linux-headers-6.18.44']
+    assert p['why_no_kernel_module'].startswith('container: the NVIDIA kernel module belongs to the host kernel')
+
+
+def test_debian13_container_default_branch_550():
+    p = nd.plan(NO_GPU_CONTAINER, 'Debian', '13', 'x86_64', '6.12.48+deb13-amd64')
+    assert (p['action'], p['branch'], p['flavour']) == ('install', 550, 'proprietary')
+    assert p['packages'] == ['nvidia-smi', 'libcuda1', 'libnvidia-ml1', 'nvidia-persistenced']
+
+
+def test_debian13_tesla_535_names():
+    p = nd.plan(NO_GPU_CONTAINER, 'Debian', '13', 'x86_64', None, branch='535')
+    assert p['packages'] == ['nvidia-tesla-535-smi', 'libnvidia-tesla-535-cuda1', 'libnvidia-tesla-535-ml1',
+                             'libnvidia-tesla-535-cfg1', 'nvidia-persistenced']
+    assert p['version_package'] == 'nvidia-tesla-535-smi'
+
+
+def test_debian12_hopper_host_open_dkms():
+    p = nd.plan(HOPPER, 'Debian', '12', 'x86_64', '6.1.0-18-amd64')
+    assert (p['action'], p['branch'], p['flavour'], p['kernel_module_type']) == ('install', 535, 'open', 'dkms')
+    assert p['packages'] == ['nvidia-smi', 'libcuda1', 'libnvidia-ml1', 'nvidia-persistenced',
+                             'nvidia-open-kernel-dkms', 'firmware-nvidia-gsp', 'linux-headers-6.1.0-18-amd64']
+    assert 'linux-headers-6.1.0-18-amd64' not in p['hold']
+
+
+def test_debian12_pascal_host_proprietary():
+    p = nd.plan(PASCAL, 'Debian', '12', 'x86_64', '6.1.0-18-amd64')
+    assert (p['branch'], p['flavour']) == (535, 'proprietary')
+    assert 'nvidia-kernel-dkms' in p['packages']
+
+
+def test_debian12_blackwell_has_no_branch():
+    p = nd.plan(BLACKWELL, 'Debian', '12', 'x86_64', '6.1.0-18-amd64')
+    assert p['action'] == 'fail'
+    assert p['errors'][0].startswith('nvidia_driver_branch auto: no branch of debian12 (source distro: 535, 470)')
+    assert 'R570 or newer' in p['errors'][0]
+
+
+def test_debian12_unknown_branch_fails_naming_variable():
+    p = nd.plan(HOPPER, 'Debian', '12', 'x86_64', '6.1.0-18-amd64', branch='999')
+    assert p['errors'] == ['nvidia_driver_branch 999 is not available on debian12 from source distro; available: 535, 470']
+
+
+def test_debian12_tesla_470_is_proprietary_only():
+    p = nd.plan(NO_GPU_CONTAINER, 'Debian', '12', 'x86_64', None, branch='470', flavour='open')
+    assert p['action'] == 'fail'
+    assert p['errors'][0].startswith('nvidia_driver_flavour open is not offered by branch 470 on debian12')
+
+
+def test_debian_nvidia_source_names():
+    p = nd.plan(HOPPER, 'Debian', '12', 'x86_64', '6.1.0-18-amd64', source='nvidia')
+    assert (p['branch'], p['flavour']) == (580, 'open')
+    assert p['packages'] == ['nvidia-smi', 'libcuda1', 'libnvidia-ml1', 'nvidia-persistenced',
+                             'nvidia-driver-cuda', 'nvidia-kernel-open-dkms', 'linux-headers-6.1.0-18-amd64']
+
+
+def test_debian12_package_missing_from_sources():
+    p = nd.plan(NO_GPU_CONTAINER, 'Debian', '12', 'x86_64', None, available={'nvidia-smi': '535.261.03-1'})
+    assert p['action'] == 'fail'
+    assert 'nvidia_driver_branch auto: no branch of debian12' in p['errors'][0]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Ubuntu 22.04 / 24.04
+
+def test_ubuntu2404_hopper_prefers_signed_precompiled():
+    avail = _ubuntu_available(580)
+    p = nd.plan(HOPPER, 'Ubuntu', '24.04', 'x86_64', '6.8.0-50-generic', available=avail)
+    assert (p['action'], p['branch'], p['flavour'], p['kernel_module_type']) == ('install', 580, 'open', 'precompiled')
+    assert p['packages'] == ['nvidia-utils-580-server', 'libnvidia-compute-580-server',
+                             'nvidia-headless-no-dkms-580-server-open',
+                             'linux-modules-nvidia-580-server-open-6.8.0-50-generic',
+                             'nvidia-compute-utils-580-server']
+
+
+def test_ubuntu2404_no_precompiled_for_kernel_falls_back_to_dkms():
+    avail = _ubuntu_available(580, precompiled=False)
+    p = nd.plan(HOPPER, 'Ubuntu', '24.04', 'x86_64', '6.8.0-50-generic', available=avail)
+    assert p['kernel_module_type'] == 'dkms'
+    assert p['packages'] == ['nvidia-utils-580-server', 'libnvidia-compute-580-server',
+                             'nvidia-headless-580-server-open', 'nvidia-compute-utils-580-server',
+                             'linux-headers-6.8.0-50-generic']
+
+
+def test_ubuntu2404_precompiled_required_but_missing():
+    avail = _ubuntu_available(580, precompiled=False)
+    p = nd.plan(HOPPER, 'Ubuntu', '24.04', 'x86_64', '6.8.0-50-generic', kernel_module_type='precompiled',
+                available=avail)
+    assert p['action'] == 'fail'
+    assert p['errors'][0].startswith('nvidia_driver_kernel_module_type precompiled: nvidia-headless-no-dkms-580-server-open')
+
+
+def test_ubuntu2204_pascal_non_server_proprietary():
+    avail = _ubuntu_available(580, server=False, kernel='5.15.0-130-generic', flavour='proprietary')
+    p = nd.plan(PASCAL, 'Ubuntu', '22.04', 'x86_64', '5.15.0-130-generic', ubuntu_server=False, available=avail)
+    assert (p['branch'], p['flavour'], p['kernel_module_type']) == (580, 'proprietary', 'precompiled')
+    assert p['packages'] == ['nvidia-utils-580', 'libnvidia-compute-580', 'nvidia-headless-no-dkms-580',
+                             'linux-modules-nvidia-580-5.15.0-130-generic', 'nvidia-compute-utils-580']
+
+
+def test_ubuntu2204_pascal_open_refused():
+    p = nd.plan(PASCAL, 'Ubuntu', '22.04', 'x86_64', '5.15.0-130-generic', flavour='open')
+    assert p['action'] == 'fail'
+    assert p['errors'][0].startswith('nvidia_driver_flavour open does not run these GPUs: Pascal (6.0): proprietary')
+
+
+def test_ubuntu2404_blackwell_proprietary_refused():
+    p = nd.plan(BLACKWELL, 'Ubuntu', '24.04', 'x86_64', '6.8.0-50-generic', flavour='proprietary')
+    assert p['action'] == 'fail'
+    assert p['errors'][0].startswith('nvidia_driver_flavour proprietary does not run these GPUs: Blackwell (10.0)')
+
+
+def test_ubuntu2404_blackwell_old_branch_refused():
+    p = nd.plan(BLACKWELL, 'Ubuntu', '24.04', 'x86_64', '6.8.0-50-generic', branch='550')
+    assert p['errors'][0].startswith('nvidia_driver_branch 550 does not run these GPUs: they need R570 or newer')
+
+
+def test_ubuntu2404_pascal_newer_than_legacy_refused():
+    p = nd.plan(PASCAL, 'Ubuntu', '24.04', 'x86_64', '6.8.0-50-generic', source='nvidia', branch='580')
+    assert p['action'] == 'install'
+    assert nd.plan(PASCAL, 'Ubuntu', '24.04', 'x86_64', '6.8.0-50-generic', branch='470')['errors'] == [
+        'nvidia_driver_branch 470 is not available on ubuntu2404 from source distro; available: 580, 575, 570, 550, 535']
+
+
+def test_ubuntu_nvidia_source_names():
+    p = nd.plan(HOPPER, 'Ubuntu', '22.04', 'x86_64', '5.15.0-130-generic', source='nvidia', branch='570')
+    assert p['packages'] == ['nvidia-utils-570', 'libnvidia-compute-570', 'nvidia-open-570',
+                             'linux-headers-5.15.0-130-generic']
+    p = nd.plan(PASCAL, 'Ubuntu', '22.04', 'x86_64', '5.15.0-130-generic', source='nvidia', branch='570')
+    assert 'cuda-drivers-570' in p['packages']
+
+
+def test_secure_boot_with_dkms_fails_with_mok_steps():
+    gpu = copy.deepcopy(HOPPER)
+    gpu['secure_boot'] = 'enabled'
+    p = nd.plan(gpu, 'Debian', '13', 'x86_64', '6.12.48+deb13-amd64')
+    assert p['action'] == 'fail'
+    assert 'mokutil --import /var/lib/dkms/mok.pub' in p['errors'][0]
+    assert nd.plan(gpu, 'Debian', '13', 'x86_64', '6.12.48+deb13-amd64', mok_configured=True)['action'] == 'install'
+
+
+def test_secure_boot_with_signed_precompiled_is_fine():
+    gpu = copy.deepcopy(HOPPER)
+    gpu['secure_boot'] = 'enabled'
+    p = nd.plan(gpu, 'Ubuntu', '24.04', 'x86_64', '6.8.0-50-generic', available=_ubuntu_available(580))
+    assert (p['action'], p['kernel_module_type']) == ('install', 'precompiled')
+
+
+def test_headers_not_installable():
+    avail = _ubuntu_available(580, precompiled=False)
+    del avail['linux-headers-6.8.0-50-generic']
+    p = nd.plan(HOPPER, 'Ubuntu', '24.04', 'x86_64', '6.8.0-50-generic', available=avail)
+    assert p['errors'][0].startswith('kernel headers linux-headers-6.8.0-50-generic for the running kernel are not installable')
+
+
+def test_running_kernel_not_default_boot_kernel():
+    p = nd.plan(HOPPER, 'Debian', '12', 'x86_64', '6.1.0-17-amd64', default_kernel='6.1.0-18-amd64')
+    assert p['errors'] == ['the running kernel 6.1.0-17-amd64 is not the default boot kernel 6.1.0-18-amd64: a module '
+                           'built now would not be loaded after the next reboot. Reboot into 6.1.0-18-amd64 first, '
+                           'then run again.']
+
+
+# ---------------------------------------------------------------------------------------------------
+# no GPU, bad input, absent, switching
+
+def test_host_without_gpu_skipped_or_failed():
+    gpu = dict(NO_GPU_CONTAINER, in_container=False)
+    assert nd.plan(gpu, 'Debian', '12')['action'] == 'skip'
+    p = nd.plan(gpu, 'Debian', '12', require_gpu=True)
+    assert p['action'] == 'fail'
+    assert 'nvidia_driver_require_gpu is true' in p['errors'][0]
+
+
+@pytest.mark.parametrize('kwargs,start', [
+    ({'branch': 'latest'}, "nvidia_driver_branch: 'latest' is not a driver branch"),
+    ({'source': 'ppa'}, "nvidia_driver_source: 'ppa' is not one of distro, nvidia"),
+    ({'flavour': 'closed'}, "nvidia_driver_flavour: 'closed' is not one of auto, open, proprietary"),
+    ({'state': 'latest'}, "nvidia_driver_state: 'latest' is not one of present, absent"),
+    ({'kernel_module_type': 'akmod'}, "nvidia_driver_kernel_module_type: 'akmod' is not one of auto, precompiled, dkms"),
+    ({'branch': True}, "nvidia_driver_branch: 'True' is not a driver branch"),
+])
+def test_bad_input_names_the_variable(kwargs, start):
+    p = nd.plan(HOPPER, 'Debian', '12', 'x86_64', '6.1.0-18-amd64', **kwargs)
+    assert p['action'] == 'fail'
+    assert p['errors'][0].startswith(start)
+
+
+def test_unsupported_platform():
+    assert nd.plan(HOPPER, 'Ubuntu', '20.04')['errors'] == [
+        'nvidia_driver supports Debian 12/13 and Ubuntu 22.04/24.04, not Ubuntu 20.04']
+
+
+def test_absent_removes_the_family():
+    installed = {'nvidia-smi': '535.261.03-1', 'libcuda1': '535.261.03-1', 'nvidia-cuda-toolkit': '12.0.140~12.0.1-4',
+                 'nvidia-kernel-dkms': '535.261.03-1', 'openssl': '3.0'}
+    p = nd.plan(HOPPER, 'Debian', '12', state='absent', installed=installed)
+    assert (p['action'], p['remove']) == ('remove', ['libcuda1', 'nvidia-kernel-dkms', 'nvidia-smi'])
+
+
+def test_switch_debian12_535_to_tesla_470_removes_old_branch():
+    installed = {'nvidia-smi': '535.261.03-1', 'libcuda1': '535.261.03-1', 'nvidia-alternative': '535.261.03-1',
+                 'nvidia-support': '20220217+3~deb12u1', 'nvidia-persistenced': '535.171.04-1~deb12u1'}
+    p = nd.plan(PASCAL, 'Debian', '12', 'x86_64', '6.1.0-18-amd64', branch='470', installed=installed)
+    assert p['remove'] == ['libcuda1', 'nvidia-alternative', 'nvidia-smi']
+
+
+def test_switch_flavour_removes_other_kernel_package():
+    installed = {'nvidia-smi': '535.261.03-1', 'nvidia-kernel-dkms': '535.261.03-1'}
+    p = nd.plan(HOPPER, 'Debian', '12', 'x86_64', '6.1.0-18-amd64', flavour='open', installed=installed)
+    assert p['remove'] == ['nvidia-kernel-dkms']
+
+
+def test_switch_ubuntu_source_nvidia_to_distro():
+    installed = {'cuda-drivers-580': '580.95.05-1', 'nvidia-open-580': '580.95.05-1',
+                 'nvidia-utils-580': '580.95.05-1', 'libnvidia-compute-580': '580.95.05-1'}
+    p = nd.plan(HOPPER, 'Ubuntu', '24.04', 'x86_64', '6.8.0-50-generic', installed=installed,
+                available=_ubuntu_available(580))
+    # the NVIDIA-only metas go; nvidia-utils-580 / libnvidia-compute-580 are replaced by apt itself when the
+    # -server packages (which conflict with them) are installed
+    assert p['remove'] == ['cuda-drivers-580', 'nvidia-open-580']
+
+
+def test_candidates_debian12():
+    assert nd.candidate_packages('Debian', '12', '6.1.0-18-amd64', branch='535', flavour='proprietary') == [
+        'libcuda1', 'libnvidia-ml1', 'linux-headers-6.1.0-18-amd64', 'nvidia-kernel-dkms', 'nvidia-persistenced',
+        'nvidia-smi']
+
+
+# ---------------------------------------------------------------------------------------------------
+# reboot
+
+def test_reboot_needed_when_module_not_loaded():
+    d = nd.reboot_decision(HOPPER, '535.261.03-1')
+    assert d['required'] and d['reboot']
+    assert d['reasons'] == ['the NVIDIA kernel module is not loaded; installed driver is 535.261.03']
+
+
+def test_reboot_on_version_mismatch_and_nouveau_but_never_local():
+    gpu = _gpu('NVIDIA H100', '0x2330', '9.0', 'Hopper', status='driver_library_mismatch', installed=True,
+               loaded=True, version='570.86.15', kernel_module='open')
+    gpu['nouveau_loaded'] = True
+    d = nd.reboot_decision(gpu, '580.95.05-0ubuntu1', connection='local')
+    assert d['reasons'] == ['nouveau is loaded (it holds the GPU until a reboot with the blacklist in the initramfs)',
+                            'loaded kernel module 570.86.15 differs from the installed driver 580.95.05']
+    assert (d['required'], d['reboot']) == (True, False)
+    assert d['why_not'].startswith('local connection')
+    assert nd.reboot_decision(gpu, '580.95.05-0ubuntu1', policy='never')['why_not'] == \
+        'nvidia_driver_reboot is never: reboot the host yourself'
+
+
+def test_never_reboot_a_container():
+    d = nd.reboot_decision(NO_GPU_CONTAINER, '535.261.03-1', mode='container')
+    assert (d['required'], d['reboot']) == (False, False)
+
+
+def test_verify_after_reboot(h200):
+    assert nd.verify_after_reboot(h200, '580.159.04-1') == []
+    assert nd.verify_after_reboot(h200, '580.95.05-1') == [
+        'after the reboot the loaded module is 580.159.04, the installed driver 580.95.05']
+
+
+def test_uu_blacklist_matches_driver_packages_only():
+    import re
+    patterns = nd.unattended_upgrades_blacklist()
+    assert patterns[:3] == ['^nvidia-', '^libnvidia-', '^libcuda1']
+
+    def blocked(name):
+        return any(re.match(p, name) for p in patterns)
+    assert [n for n in ('nvidia-smi', 'libnvidia-ml1', 'libcuda1', 'linux-modules-nvidia-580-server-open-generic',
+                        'linux-image-generic', 'cuda-toolkit-12-8', 'libcudnn9') if blocked(n)] == [
+        'nvidia-smi', 'libnvidia-ml1', 'libcuda1', 'linux-modules-nvidia-580-server-open-generic']
