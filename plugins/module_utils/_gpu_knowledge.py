@@ -726,8 +726,9 @@ def torch_candidates(torch_version, compute_capabilities):
     """Every CUDA variant of a torch release that runs on all the given GPUs, best first, ignoring the driver.
 
     Each item: {'variant', 'cuda_version', 'min_driver', 'status', 'runs'} where runs is 'native' or
-    'ptx' (at least one GPU needs PTX JIT). Order: variants in PyTorch's release matrix before
-    'extra' ones, native before PTX-only, newer CUDA first.
+    'ptx' (at least one GPU needs PTX JIT). Order: PyTorch's stable variants, then its experimental
+    ones, then 'extra' ones; within each, native before PTX-only, newer CUDA first. (An experimental
+    build is never recommended over a stable one that runs: torch 2.13 on an H200 gets cu130, not cu132.)
     """
     release = TORCH_RELEASES[normalize_torch_version(torch_version)]
     ccs = []
@@ -745,7 +746,8 @@ def torch_candidates(torch_version, compute_capabilities):
             continue
         out.append({'variant': variant, 'cuda_version': cuda, 'min_driver': cuda_min_driver(cuda),
                     'status': spec['status'], 'runs': 'ptx' if 'ptx' in verdicts else 'native'})
-    out.sort(key=lambda c: (c['status'] == 'extra', c['runs'] == 'ptx', tuple(-p for p in parse_version(c['cuda_version']))))
+    rank = {'stable': 0, 'experimental': 1, 'extra': 2}
+    out.sort(key=lambda c: (rank.get(c['status'], 2), c['runs'] == 'ptx', tuple(-p for p in parse_version(c['cuda_version']))))
     return out
 
 

@@ -254,7 +254,8 @@ def test_arch_list_runs_on(archs, ptx, cc, cuda, verdict):
     ('2.11', ['9.0'], '570.124.04', ['cu128', 'cu126', 'cu129', 'cpu']),           # cu130 needs >= 580.65.06
     ('2.11', ['6.1'], '580.159.04', ['cu126', 'cpu']),                             # Pascal: cu126 only
     ('2.11', ['7.0'], '580.159.04', ['cu126', 'cpu']),                             # sm_70 dropped from cu128 in 2.11
-    ('2.8', ['7.0'], '580.159.04', ['cu129', 'cu128', 'cu126', 'cpu']),             # T5: Volta cu128/129 only 2.8-2.10
+    ('2.8', ['7.0'], '580.159.04', ['cu128', 'cu126', 'cu129', 'cpu']),             # T5: Volta cu128/129 only 2.8-2.10; cu129 experimental in 2.8
+    ('2.13', ['9.0'], '580.159.04', ['cu130', 'cu126', 'cu132', 'cpu']),            # stable before experimental: not cu132
     ('2.11', ['12.0'], '590.44.01', ['cu130', 'cu128', 'cu129', 'cpu']),           # RTX PRO 6000 Blackwell
     ('2.6', ['12.0'], '590.44.01', ['cpu']),                                      # no Blackwell before 2.7
     ('2.7', ['12.0'], '590.44.01', ['cu128', 'cpu']),

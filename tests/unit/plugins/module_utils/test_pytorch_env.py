@@ -1,0 +1,315 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Decisions of the pytorch_env role (plugins/module_utils/_pytorch_env.py).
+
+GPU hosts are represented by dlstack_gpu facts built from the recorded H200 capture
+(tests/unit/fixtures/gpu/h200-driver580: query_gpu_all.csv parsed by the probe's own parser, the
+driver version from nvidia-smi-q.txt, the torch line of misc.txt) - the smallest honest stand-in
+for a GPU host, which CI does not have.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ansible_collections.labops.dlstack.plugins.module_utils import _gpu_knowledge as gk
+from ansible_collections.labops.dlstack.plugins.module_utils import _gpu_probe as gp
+from ansible_collections.labops.dlstack.plugins.module_utils import _pytorch_env as pe
+
+HOMES = {'alice': '/home/alice', 'bob': '/home/bob'}
+SETTINGS = {
+    'torch_version': '2.13.0', 'default_python': '3.11', 'variant': 'auto', 'backend': 'venv',
+    'index_url': 'https://pypi.org/simple', 'index_url_template': 'https://download.pytorch.org/whl/{variant}',
+    'find_links': [], 'root': '/opt/labops-dlstack', 'cache_dir': '/var/cache/labops-dlstack/uv',
+}
+CONTAINER = {'status': 'no_gpu', 'in_container': True, 'gpus': [], 'message': 'no NVIDIA PCI device',
+             'driver': {'installed': False, 'loaded': False, 'version': None}}
+
+
+@pytest.fixture
+def h200_facts(fixture_text):
+    """dlstack_gpu of the recorded H200 host (driver 580.159.04 open, CUDA 13.0)."""
+    row = gp.parse_query_csv(fixture_text('h200-driver580', 'query_gpu_all.csv'))[0]
+    gpu = gp.gpu_from_query_row(row)
+    version = gp.parse_nvidia_smi_version(fixture_text('h200-driver580', 'nvidia-smi-q.txt'))
+    return {
+        'status': 'ok', 'message': '', 'in_container': False, 'gpus': [gpu],
+        'driver': {'installed': True, 'loaded': True, 'version': version['driver_version'],
+                   'kernel_module': 'open', 'cuda_version': version['cuda_version']},
+        'torch': gk.torch_recommendation('2.11', [gpu['compute_capability']], version['driver_version']),
+    }
+
+
+def test_h200_stand_in_is_the_capture(h200_facts):
+    gpu = h200_facts['gpus'][0]
+    assert (gpu['name'], gpu['compute_capability'], h200_facts['driver']['version']) == ('NVIDIA H200', '9.0', '580.159.04')
+
+
+def test_plan_two_users_share_one_layer():
+    plan = pe.plan_environments([{'user': 'alice', 'envs': [{'name': 'torch', 'jupyter_kernel': True}]},
+                                 {'user': 'bob'}], SETTINGS, CONTAINER, HOMES)
+    assert plan['errors'] == []
+    alice, bob = plan['envs']
+    assert (alice['path'], bob['path']) == ('/home/alice/.venvs/torch', '/home/bob/.venvs/pytorch')
+    assert (alice['variant'], alice['variant_source'], alice['expected_version']) == ('cpu', 'auto', '2.13.0+cpu')
+    assert alice['packages'] == ['ipykernel']
+    assert bob['packages'] == []
+    assert len(plan['layers']) == 1
+    layer = plan['layers'][0]
+    assert alice['layer_site_packages'] == bob['layer_site_packages'] == layer['site_packages']
+    assert layer['dir'].startswith('/opt/labops-dlstack/pytorch/layers/py3.11-torch2.13.0-cpu-')
+    assert layer['requirements'] == ['torch==2.13.0+cpu']
+    assert layer['install_argv'][-4:] == ['--extra-index-url', 'https://download.pytorch.org/whl/cpu',
+                                          'torch==2.13.0+cpu', 'pip']
+    assert alice['create_argv'] == ['/usr/bin/python3.11', '-m', 'venv', '--without-pip', '--prompt', 'torch',
+                                    '/home/alice/.venvs/torch']
+    assert alice['expect']['available'] is False
+    assert alice['expect']['layer'] == 'device access'
+    assert alice['expect']['reason'].startswith('gpu_facts status no_gpu: no NVIDIA GPU is visible on this host '
+                                                '(a container without GPU devices passed through)')
+
+
+def test_layer_key_changes_with_what_shapes_the_layer():
+    base = pe.layer_key('3.11', ['torch==2.13.0+cpu'], {'find_links': ['/opt/wheels']})
+    assert base == pe.layer_key('3.11', ['torch==2.13.0+cpu'], {'find_links': ['/opt/wheels']})
+    assert base != pe.layer_key('3.11', ['torch==2.13.0+cpu', 'torchvision==0.28.0+cpu'], {'find_links': ['/opt/wheels']})
+    assert base != pe.layer_key('3.12', ['torch==2.13.0+cpu'], {'find_links': ['/opt/wheels']})
+
+
+def test_wheelhouse_only_sources():
+    settings = dict(SETTINGS, index_url_template='', find_links=['/opt/wheels'], offline=True)
+    layer = pe.plan_environments([{'user': 'bob'}], settings, CONTAINER, HOMES)['layers'][0]
+    assert layer['install_argv'][10:] == [
+        '--index-url', 'https://pypi.org/simple', '--find-links', '/opt/wheels', '--offline', 'torch==2.13.0+cpu', 'pip']
+
+
+def test_auto_on_h200_takes_the_probes_recommendation(h200_facts):
+    settings = dict(SETTINGS, torch_version='2.11.0', default_python='3.12')
+    env = pe.plan_environments([{'user': 'bob'}], settings, h200_facts, HOMES)['envs'][0]
+    assert (env['variant'], env['expected_version']) == ('cu130', '2.11.0+cu130')
+    assert env['expect'] == {'available': True, 'layer': None,
+                             'reason': 'cu130 runs on NVIDIA H200 with driver 580.159.04'}
+
+
+def test_auto_for_another_release_asks_the_same_knowledge(h200_facts):
+    # the probe answered for 2.11; for torch 2.13 the same function (torch_recommendation) ranks
+    # PyTorch's stable variants first: cu130, not cu132 (experimental in 2.13, though it runs on R580
+    # by minor-version compatibility)
+    assert pe.auto_variant(h200_facts, '2.13.0') == 'cu130'
+    assert pe.auto_variant(h200_facts, '2.13.0') == gk.torch_recommendation('2.13', ['9.0'], '580.159.04')['recommended_variant']
+    assert pe.auto_variant(CONTAINER, '2.13.0') == 'cpu'
+
+
+@pytest.mark.parametrize('variant, problem', [
+    ('cu132', 'driver: cu132 needs CUDA 13.2, which needs driver 580.65.06 or newer'),
+])
+def test_explicit_variant_the_driver_cannot_run(h200_facts, variant, problem):
+    # 580.159.04 >= 580.65.06: CUDA 13.2 runs by minor-version compatibility, so no problem at all
+    assert pe.variant_problems(h200_facts, '2.13.0', variant) == []
+    old = json.loads(json.dumps(h200_facts))
+    old['driver']['version'] = '570.124.06'
+    assert pe.variant_problems(old, '2.13.0', variant) == [problem + '; this host has 570.124.06']
+
+
+def test_explicit_variant_without_the_gpu_architecture():
+    pascal = {'status': 'ok', 'gpus': [{'name': 'Tesla P100-PCIE-16GB', 'compute_capability': '6.0'}],
+              'driver': {'version': '580.95.05'}}
+    problems = pe.variant_problems(pascal, '2.13.0', 'cu130')
+    assert problems == ['architecture: torch 2.13 cu130 wheels carry sm_75, sm_80, sm_86, sm_90, sm_100, sm_120 '
+                        '+ PTX compute_120; the GPU(s) here have compute capability 6.0 (variants that fit: cu126)']
+    plan = pe.plan_environments([{'user': 'bob', 'envs': [{'name': 'x', 'variant': 'cu130'}]}], SETTINGS, pascal, HOMES)
+    assert plan['envs'] == []
+    assert plan['errors'] == ['pytorch_env_users[bob].envs[x].variant: cu130 cannot work on this host: ' + problems[0]]
+    assert pe.variant_problems(pascal, '2.13.0', 'cu126') == []
+
+
+@pytest.mark.parametrize('users, settings, error', [
+    ([{'user': 'bob', 'envs': [{'name': 'x', 'variant': 'cu999'}]}], {},
+     "pytorch_env_users[bob].envs[x].variant (or pytorch_env_variant): 'cu999' is not a torch 2.13 variant; "
+     "known: auto, cpu, cu126, cu130, cu132"),
+    ([{'user': 'carol'}], {},
+     'pytorch_env_users[carol]: user carol does not exist on this host (create it first, e.g. with ansible.builtin.user)'),
+    ([{'user': 'bob', 'envs': [{'name': 'x', 'torch_version': '2.3.1'}]}], {},
+     'pytorch_env_users[bob].envs[x].torch_version: torch 2.3 is not in the tables (known: 2.4, 2.5, 2.6, 2.7, '
+     '2.8, 2.9, 2.10, 2.11, 2.12, 2.13, 2.14)'),
+    ([{'user': 'bob', 'envs': [{'name': 'x', 'torch_version': '2.13.0+cu130'}]}], {},
+     'pytorch_env_users[bob].envs[x].torch_version: give the variant in variant, not as +cu130'),
+    ([{'user': 'bob', 'envs': [{'name': 'x', 'python': '3.9'}]}], {},
+     'pytorch_env_users[bob].envs[x].python: torch 2.13 has wheels for Python 3.10-3.15, not 3.9'),
+    ([{'user': 'bob', 'envs': [{'name': 'x', 'backend': 'conda'}]}], {},
+     'pytorch_env_users[bob].envs[x].backend: conda, but no conda prefix is known for bob '
+     '(pytorch_env_conda_prefixes, or run labops.dlstack.conda first)'),
+    ([{'user': 'bob', 'envs': [{'name': 'x', 'torchvision': True, 'torch_version': '2.14.0'}]}], {},
+     'pytorch_env_users[bob].envs[x]: no torchvision/torchaudio release is known to match torch 2.14.0 (known: '
+     '2.4.0, 2.4.1, 2.5.0, 2.5.1, 2.6.0, 2.7.0, 2.7.1, 2.8.0, 2.9.0, 2.9.1, 2.10.0, 2.11.0, 2.12.0, 2.13.0); '
+     'set torchvision/torchaudio false and list exact versions in packages'),
+    ([{'user': 'bob', 'envs': [{'name': 'a b'}]}], {},
+     "pytorch_env_users[bob].envs[0].name: 'a b' must be letters, digits, \".\", \"_\" or \"-\""),
+    ([{'user': 'bob'}], {'torch_version': '2.13'},
+     "pytorch_env_torch_version: '2.13' is not a full version like 2.13.0"),
+])
+def test_bad_input_names_the_variable(users, settings, error):
+    plan = pe.plan_environments(users, dict(SETTINGS, **settings), CONTAINER, HOMES)
+    assert error in plan['errors']
+
+
+def test_validation_before_facts_does_not_check_users():
+    assert pe.plan_environments([{'user': 'carol'}], SETTINGS, None, None)['errors'] == []
+
+
+def test_same_path_twice_is_an_error():
+    plan = pe.plan_environments([{'user': 'bob', 'envs': [{'name': 'x'}, {'name': 'x'}]}], SETTINGS, CONTAINER, HOMES)
+    assert plan['errors'] == ['pytorch_env_users[bob].envs[x]: path /home/bob/.venvs/x is used twice']
+
+
+def test_conda_backend_and_domain_libraries():
+    settings = dict(SETTINGS, conda_prefixes={'bob': '/home/bob/miniforge3'})
+    env = pe.plan_environments([{'user': 'bob', 'envs': [{'name': 'x', 'backend': 'conda', 'torchvision': True,
+                                                          'torchaudio': True}]}], settings, CONTAINER, HOMES)['envs'][0]
+    assert env['path'] == '/home/bob/miniforge3/envs/x'
+    assert env['create_argv'] == ['/home/bob/miniforge3/bin/conda', 'create', '--yes', '--quiet', '--prefix',
+                                  '/home/bob/miniforge3/envs/x', 'python=3.11']
+    assert env['requirements'] == ['torch==2.13.0+cpu', 'torchvision==0.28.0+cpu', 'torchaudio==2.11.0+cpu']
+    assert env['env_site_packages'] == '/home/bob/miniforge3/envs/x/lib/python3.11/site-packages'
+
+
+def test_layered_on_a_preinstalled_torch_builds_no_layer():
+    settings = dict(SETTINGS, system_site_packages_from='/opt/torch/.venv/lib/python3.12/site-packages/',
+                    default_python='3.12', torch_version='2.11.0')
+    plan = pe.plan_environments([{'user': 'bob'}], settings, CONTAINER, HOMES)
+    assert plan['layers'] == []
+    assert plan['envs'][0]['layer'] is None
+    assert plan['envs'][0]['layer_site_packages'] == '/opt/torch/.venv/lib/python3.12/site-packages'
+
+
+@pytest.mark.parametrize('torch_version, expected', [
+    ('2.6.0', ('0.21.0', '2.6.0')), ('2.11.0', ('0.26.0', '2.11.0')), ('2.13.0', ('0.28.0', '2.11.0')),
+    ('2.13.0+cu130', ('0.28.0', '2.11.0')), ('2.14.0', None),
+])
+def test_domain_libraries(torch_version, expected):
+    libs = pe.domain_libraries(torch_version)
+    assert (libs[:2] if libs else None) == expected
+
+
+def test_every_domain_row_is_a_known_torch_release():
+    for version in pe.DOMAIN_LIBRARIES:
+        assert gk.normalize_torch_version(version) in gk.TORCH_RELEASES
+
+
+# ---- diagnose ------------------------------------------------------------------------------------
+
+def _cpu_env():
+    return pe.plan_environments([{'user': 'bob'}], SETTINGS, CONTAINER, HOMES)['envs'][0]
+
+
+def _probe(**over):
+    probe = {'import_ok': True, 'torch_version': '2.13.0+cpu', 'torch_cuda': None, 'cuda_available': False,
+             'cuda_error': None, 'arch_list': [], 'devices': [],
+             'matmul': {'device': 'cpu', 'size': 256, 'ok': True, 'checksum': 16777216}}
+    probe.update(over)
+    return probe
+
+
+def test_diagnose_cpu_in_container_ok():
+    verdict = pe.diagnose(_probe(), _cpu_env(), CONTAINER)
+    assert (verdict['ok'], verdict['layer']) == (True, None)
+    assert verdict['message'] == (
+        'bob/pytorch: torch 2.13.0+cpu ok; CUDA not available, as expected: gpu_facts status no_gpu: no NVIDIA GPU is '
+        'visible on this host (a container without GPU devices passed through); and the cpu variant is built '
+        'without CUDA; 256x256 matmul on cpu ok')
+
+
+@pytest.mark.parametrize('over, layer, start', [
+    ({'import_ok': False, 'import_error': "ModuleNotFoundError: No module named 'torch'"}, 'install',
+     "bob/pytorch: torch does not import: ModuleNotFoundError"),
+    ({'torch_version': '2.12.0+cpu'}, 'install', 'bob/pytorch: torch 2.12.0+cpu is installed, 2.13.0 was asked'),
+    ({'torch_version': '2.13.0+cu130'}, 'variant', 'bob/pytorch: torch 2.13.0+cu130 is the cu130 variant, cpu was asked'),
+    ({'torch_version': '2.13.0'}, 'variant', 'bob/pytorch: torch 2.13.0 is the PyPI default variant, cpu was asked'),
+    ({'cuda_available': True}, 'device access', 'bob/pytorch: torch.cuda.is_available() is True, but gpu_facts said'),
+    ({'matmul': {'device': 'cpu', 'size': 4, 'ok': False, 'error': 'RuntimeError: boom'}}, 'install',
+     'bob/pytorch: matmul on cpu failed: RuntimeError: boom'),
+])
+def test_diagnose_failures_name_the_layer(over, layer, start):
+    verdict = pe.diagnose(_probe(**over), _cpu_env(), CONTAINER)
+    assert (verdict['ok'], verdict['layer']) == (False, layer)
+    assert verdict['message'].startswith(start)
+
+
+def _h200_env(h200_facts):
+    settings = dict(SETTINGS, torch_version='2.11.0', default_python='3.12')
+    return pe.plan_environments([{'user': 'ubuntu'}], settings, h200_facts, {'ubuntu': '/home/ubuntu'})['envs'][0]
+
+
+def _h200_probe(fixture_text, **over):
+    # the torch line of the capture: "2.11.0+cu130 13.0 (9, 0) ['sm_75', ...]"
+    line = fixture_text('h200-driver580', 'misc.txt').split('################ python nvml/torch\n', 1)[1].splitlines()[0]
+    version, cuda = line.split()[:2]
+    arch_list = json.loads(line[line.index('['):].replace("'", '"'))
+    probe = {'import_ok': True, 'torch_version': version, 'torch_cuda': cuda, 'cuda_available': True,
+             'cuda_error': None, 'arch_list': arch_list,
+             'devices': [{'index': 0, 'name': 'NVIDIA H200', 'capability': '9.0'}],
+             'matmul': {'device': 'cuda:0', 'size': 256, 'ok': True, 'checksum': 16777216}}
+    probe.update(over)
+    return probe
+
+
+def test_diagnose_h200_ok(h200_facts, fixture_text):
+    verdict = pe.diagnose(_h200_probe(fixture_text), _h200_env(h200_facts), h200_facts, require_cuda=True)
+    assert verdict['message'] == ('ubuntu/pytorch: torch 2.11.0+cu130 ok; CUDA available on NVIDIA H200; '
+                                  '256x256 matmul on cuda:0 ok')
+    assert (verdict['ok'], verdict['cuda_expected'], verdict['devices']) == (True, True, ['NVIDIA H200'])
+
+
+@pytest.mark.parametrize('over, layer', [
+    ({'cuda_available': False, 'devices': [], 'cuda_error': 'The NVIDIA driver on your system is too old (found version 12070)'}, 'driver'),
+    ({'cuda_available': False, 'devices': [], 'cuda_error': 'no kernel image is available for execution on the device'}, 'architecture'),
+    ({'cuda_available': False, 'devices': [], 'arch_list': ['sm_100', 'sm_120']}, 'architecture'),
+    ({'cuda_available': False, 'devices': []}, 'device access'),
+    ({'matmul': {'device': 'cuda:0', 'size': 4, 'ok': False, 'error': 'CUDA error: no kernel image is available'}}, 'architecture'),
+])
+def test_diagnose_h200_mismatch(h200_facts, fixture_text, over, layer):
+    verdict = pe.diagnose(_h200_probe(fixture_text, **over), _h200_env(h200_facts), h200_facts)
+    assert (verdict['ok'], verdict['layer']) == (False, layer)
+
+
+def test_require_cuda_fails_where_the_facts_say_no():
+    verdict = pe.diagnose(_probe(), _cpu_env(), CONTAINER, require_cuda=True)
+    assert (verdict['ok'], verdict['layer']) == (False, 'device access')
+    assert verdict['message'].startswith('bob/pytorch: CUDA is required here, but torch.cuda.is_available() is False')
+
+
+def test_report_is_stable_and_lists_skipped():
+    env = _cpu_env()
+    results = [{'ansible_loop_var': '__pytorch_env_env', '__pytorch_env_env': env, 'probe': _probe(), 'changed': False},
+               {'ansible_loop_var': '__pytorch_env_env', '__pytorch_env_env': dict(env, user='alice'), 'skipped': True}]
+    rep = pe.report(results, 'h1', CONTAINER)
+    assert rep == pe.report(results, 'h1', CONTAINER)
+    assert (rep['ok'], rep['skipped'], len(rep['envs'])) == (True, ['alice/pytorch'], 1)
+    assert rep['summary'][0] == 'h1: gpu_facts status no_gpu'
+    assert rep['summary'][1].startswith('OK   bob/pytorch: torch 2.13.0+cpu ok')
+    assert rep['summary'][2] == 'SKIP alice/pytorch: not verified (check mode, environment not created yet)'
+
+
+def test_probe_source_runs_without_torch(tmp_path):
+    # stand-in for an environment without torch: this interpreter, with torch hidden
+    import subprocess
+    import sys
+    (tmp_path / 'torch.py').write_text('raise ImportError("hidden for the test")\n')
+    out = subprocess.run([sys.executable, '-c', 'import sys; sys.path.insert(0, %r); exec(%r)' % (str(tmp_path), pe.PROBE_SOURCE)],
+                         capture_output=True, text=True, check=True)
+    result = json.loads(out.stdout)
+    assert (result['import_ok'], result['import_error']) == (False, 'ImportError: hidden for the test')
+
+
+@pytest.mark.parametrize('text, layer', [
+    ('The NVIDIA driver on your system is too old (found version 12070)', 'driver'),
+    ('CUDA error: no kernel image is available for execution on the device', 'architecture'),
+    ('NVIDIA H200 with CUDA capability sm_90 is not compatible with the current PyTorch installation', 'architecture'),
+    ('Found no NVIDIA driver on your system', 'driver'),
+    ('CUDA error: operation not permitted', 'device access'),
+    ('something else', None),
+    (None, None),
+])
+def test_classify_cuda_error(text, layer):
+    assert pe.classify_cuda_error(text) == layer
