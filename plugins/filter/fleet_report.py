@@ -22,15 +22,17 @@ _SEVERITY = {
 }
 
 
-def _row(host, facts, gpu, torch_results):
+def _row(host, facts, gpu, torch_results, problems=()):
     driver = facts.get('driver') or {}
     torch = facts.get('torch') or {}
     status = facts.get('status', 'unknown')
+    failed_torch = any(not c.get('ok', False) for c in torch_results)
     return {
         'host': host,
         'simulated': facts.get('source') == 'recorded',
         'status': status,
-        'severity': _SEVERITY.get(status, 'error'),
+        'severity': 'error' if (problems or failed_torch) else _SEVERITY.get(status, 'error'),
+        'problems': list(problems),
         'message': facts.get('message', ''),
         'in_container': bool(facts.get('in_container', False)),
         'gpu_index': gpu.get('index') if gpu else None,
@@ -49,12 +51,14 @@ def _row(host, facts, gpu, torch_results):
     }
 
 
-def fleet_report_rows(hostvars, hosts, facts_key='dlstack_gpu', torch_key='pytorch_env_results'):
+def fleet_report_rows(hostvars, hosts, facts_key='dlstack_gpu', torch_key='pytorch_env_results', problems_key='dlstack_verify_problems'):
     """One row per host and GPU (one row for a host without GPUs), sorted by host then GPU index.
 
     ``hostvars`` is Ansible's hostvars, ``hosts`` the hosts to report. A host whose probe facts are
     missing (unreachable, failed before the probe) gets a row with status ``unreachable``.
-    ``torch_key`` names the per-host list of torch verification results (user, env, ok...), if any.
+    ``torch_key`` names the per-host list of torch verification results (user, env, ok...), if any;
+    ``problems_key`` the per-host list of problems a verification found (playbooks/verify.yml).
+    A row with problems or a failed torch check is an error whatever the probe status.
     """
     if isinstance(hosts, str):
         raise AnsibleFilterError('fleet_report_rows: hosts must be a list of host names, got a string')
@@ -63,16 +67,17 @@ def fleet_report_rows(hostvars, hosts, facts_key='dlstack_gpu', torch_key='pytor
         hv = hostvars.get(host) or {}
         facts = (hv.get('ansible_facts') or {}).get(facts_key) or hv.get(facts_key)
         torch_results = list(hv.get(torch_key) or [])
+        problems = list(hv.get(problems_key) or [])
         if not facts:
             rows.append(_row(host, {'status': 'unreachable',
                                     'message': 'No probe facts: the host was unreachable or failed before the GPU probe ran.'},
-                             None, torch_results))
+                             None, torch_results, problems))
             continue
         gpus = facts.get('gpus') or []
         if not gpus:
-            rows.append(_row(host, facts, None, torch_results))
+            rows.append(_row(host, facts, None, torch_results, problems))
         for gpu in sorted(gpus, key=lambda g: g.get('index') or 0):
-            rows.append(_row(host, facts, gpu, torch_results))
+            rows.append(_row(host, facts, gpu, torch_results, problems))
     return rows
 
 
@@ -118,7 +123,11 @@ def fleet_report_lines(rows):
         line = '%s%s: %s; %s; %s; torch %s' % (
             r['host'], ' [SIMULATED]' if r['simulated'] else '', r['status'], gpu, driver,
             r['recommended_variant'] or '-')
-        if r['severity'] in ('warn', 'error'):
+        failed = ['%s/%s: %s' % (c.get('user'), c.get('env'), c.get('message') or 'failed')
+                  for c in r['torch_checks'] if not c.get('ok', False)]
+        if r['problems'] or failed:
+            line += ' -> ' + '; '.join(r['problems'] + failed)
+        elif r['severity'] in ('warn', 'error'):
             line += ' -> ' + r['message']
         lines.append(line)
     return lines

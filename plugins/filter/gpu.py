@@ -24,6 +24,7 @@ from ansible_collections.labops.dlstack.plugins.module_utils._gpu_knowledge impo
     torch_variants as _torch_variants,
     torch_wheel_index as _torch_wheel_index,
 )
+from ansible_collections.labops.dlstack.plugins.module_utils._gpu_probe import driver_problems as _driver_problems
 
 
 def _require_version(value, what):
@@ -100,6 +101,13 @@ def torch_wheel_index(variant, template=TORCH_WHEEL_INDEX_TEMPLATE):
         raise AnsibleFilterError('torch_wheel_index: bad template %r (it may only name {variant}): %s' % (template, exc)) from exc
 
 
+def driver_problems(facts):
+    """Probe facts (ansible_facts['dlstack_gpu']) -> what keeps the GPUs from working; [] when fine."""
+    if not isinstance(facts, dict):
+        raise AnsibleFilterError('driver_problems: expects the dlstack_gpu facts (a dict), got %s' % type(facts).__name__)
+    return _driver_problems(facts)
+
+
 class FilterModule(object):
     """GPU, driver, CUDA and PyTorch wheel knowledge."""
 
@@ -108,6 +116,7 @@ class FilterModule(object):
             'cuda_min_driver': cuda_min_driver,
             'driver_supports_cuda': driver_supports_cuda,
             'driver_max_cuda': driver_max_cuda,
+            'driver_problems': driver_problems,
             'gpu_arch': gpu_arch,
             'gpu_requirements': gpu_requirements,
             'torch_variants': torch_variants,

@@ -782,3 +782,25 @@ def probe(run=None, nvidia_smi=None, sysfs_root='/sys', procfs_root='/proc', roo
         'requirements': requirements,
         'torch': torch,
     }
+
+
+def driver_problems(facts):
+    """What keeps a host's GPUs from working, from its probe facts: a list of sentences, empty when fine.
+
+    A host without NVIDIA GPUs has no driver problem. Otherwise the probe must say ok, the loaded
+    kernel module must be the installed userspace's version, and nvidia-smi must answer.
+    """
+    problems = []
+    if not facts or not facts.get('gpu_count'):
+        return problems
+    status = facts.get('status')
+    if status != 'ok':
+        problems.append('driver: %s: %s' % (status, facts.get('message', '')))
+    driver = facts.get('driver') or {}
+    loaded, userspace = driver.get('version'), driver.get('userspace_version')
+    if driver.get('loaded') and loaded and userspace and loaded != userspace and status != 'driver_library_mismatch':
+        problems.append('driver: the loaded kernel module is %s but the userspace is %s; reboot (or reload the module)' % (loaded, userspace))
+    smi = facts.get('nvidia_smi') or {}
+    if status == 'ok' and smi.get('found') and not smi.get('ok'):
+        problems.append('nvidia-smi: exit %s: %s' % (smi.get('rc'), smi.get('error') or 'no output'))
+    return problems

@@ -47,6 +47,7 @@ def test_rows_one_per_gpu_and_host(h200_facts, empty_facts):
     assert (ws['status'], ws['severity'], ws['recommended_variant'], ws['simulated']) == ('ok', 'ok', 'cu130', True)
     assert ws['memory_total_mib'] == 143771
     assert ws['torch_checks'][0]['user'] == 'alice'
+    assert ws['problems'] == []
     assert (cpu['status'], cpu['severity'], cpu['gpu_name'], cpu['simulated'], cpu['in_container']) == ('no_gpu', 'info', '', False, True)
     assert cpu['recommended_variant'] == 'cpu'
     assert (down['status'], down['severity']) == ('unreachable', 'error')
@@ -57,7 +58,7 @@ def test_summary_and_lines(h200_facts, empty_facts):
     hostvars = {
         'ws1': {'ansible_facts': {'dlstack_gpu': h200_facts},
                 'pytorch_env_results': [{'user': 'alice', 'env': 'torch', 'ok': True},
-                                        {'user': 'bob', 'env': 'torch', 'ok': False, 'reason': 'variant'}]},
+                                        {'user': 'bob', 'env': 'torch', 'ok': False}]},
         'cpu1': {'ansible_facts': {'dlstack_gpu': empty_facts}},
         'down1': {},
     }
@@ -67,14 +68,24 @@ def test_summary_and_lines(h200_facts, empty_facts):
         'hosts': 3, 'gpus': 1,
         'by_status': {'no_gpu': 1, 'ok': 1, 'unreachable': 1},
         'simulated_hosts': ['ws1'],
-        'hosts_needing_action': ['down1'],
+        'hosts_needing_action': ['down1', 'ws1'],  # ws1: bob's environment failed its check
         'torch_checks': 2, 'torch_checks_failed': 1,
     }
     lines = fr.fleet_report_lines(rows)
     assert lines[0] == '3 host(s), 1 GPU(s): no_gpu=1, ok=1, unreachable=1 [SIMULATED hardware: ws1]; torch checks: 2, failed: 1'
     assert lines[1] == 'cpu1: no_gpu; no NVIDIA GPU; no driver; torch cpu'
     assert lines[2].startswith('down1: unreachable; no NVIDIA GPU; no driver; torch - -> No probe facts')
-    assert lines[3] == 'ws1 [SIMULATED]: ok; NVIDIA H200 (Hopper, 9.0); 580.159.04 open; torch cu130'
+    assert lines[3] == 'ws1 [SIMULATED]: ok; NVIDIA H200 (Hopper, 9.0); 580.159.04 open; torch cu130 -> bob/torch: failed'
+
+
+def test_verification_problems_make_an_error_row(h200_facts):
+    hostvars = {'ws1': {'ansible_facts': {'dlstack_gpu': h200_facts},
+                        'dlstack_verify_problems': ['nvidia-smi: exit 255: Failed to initialize NVML: Unknown Error']}}
+    row = fr.fleet_report_rows(hostvars, ['ws1'])[0]
+    assert (row['status'], row['severity']) == ('ok', 'error')
+    assert fr.fleet_report_summary([row])['hosts_needing_action'] == ['ws1']
+    assert fr.fleet_report_lines([row])[1] == (
+        'ws1 [SIMULATED]: ok; NVIDIA H200 (Hopper, 9.0); 580.159.04 open; torch cu130 -> nvidia-smi: exit 255: Failed to initialize NVML: Unknown Error')
 
 
 def test_hosts_must_be_a_list():

@@ -596,3 +596,18 @@ def test_status_no_device_access_no_nodes(host_tree, fixture_text):
 
 def test_every_status_has_a_message():
     assert set(p.MESSAGES) == set(p.STATUSES)
+
+
+def test_driver_problems_from_real_probes(h200_host, tmp_path, fixture_text):
+    """The H200 probe has none; the same host with the recorded version mismatch has one, naming the driver."""
+    tree, smi = h200_host
+    facts = p.probe(run=smi.run, nvidia_smi='nvidia-smi', sysfs_root=tree.sysfs, procfs_root=tree.procfs, root=tree.root, dev_root=tree.dev)
+    assert p.driver_problems(facts) == []
+    assert p.driver_problems({'gpu_count': 0, 'status': 'no_gpu'}) == []
+    broken = dict(facts, status='driver_library_mismatch', message='Failed to initialize NVML: Driver/library version mismatch')
+    assert p.driver_problems(broken) == ['driver: driver_library_mismatch: Failed to initialize NVML: Driver/library version mismatch']
+    stale = dict(facts, driver=dict(facts['driver'], userspace_version='580.95.05'))
+    assert p.driver_problems(stale) == [
+        'driver: the loaded kernel module is 580.159.04 but the userspace is 580.95.05; reboot (or reload the module)']
+    silent = dict(facts, nvidia_smi=dict(facts['nvidia_smi'], ok=False, rc=255, error='Failed to initialize NVML: Unknown Error'))
+    assert p.driver_problems(silent) == ['nvidia-smi: exit 255: Failed to initialize NVML: Unknown Error']

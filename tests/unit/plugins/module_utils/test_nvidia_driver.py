@@ -232,6 +232,14 @@ def test_debian12_package_missing_from_sources():
     assert 'nvidia_driver_branch auto: no branch of debian12' in p['errors'][0]
 
 
+def test_debian12_explicit_branch_missing_names_the_shared_source_mirror():
+    p = nd.plan(NO_GPU_CONTAINER, 'Debian', '12', 'x86_64', None, branch='535', available={'nvidia-smi': '535.261.03-1'})
+    assert p['errors'] == [
+        'branch 535 from source distro: libcuda1, libnvidia-ml1, nvidia-persistenced not in the configured apt '
+        'sources (apt-cache policy). The role enables contrib, non-free and non-free-firmware '
+        '(nvidia_driver_debian_components: true, through labops.dlstack.apt_components); check apt_components_mirror.']
+
+
 # ---------------------------------------------------------------------------------------------------
 # Ubuntu 22.04 / 24.04
 

@@ -1,0 +1,89 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""conda_prefix_info main() on prefixes laid out from tests/unit/fixtures/conda.
+
+bin/conda in those prefixes is a stand-in shell script: here it prints the hand-written
+`conda info --json` fixture (no real conda can be installed where the unit tests run).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pytest
+
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.labops.dlstack.plugins.modules import conda_prefix_info
+
+FIXTURES = os.path.join(os.path.dirname(__file__), '..', '..', 'fixtures', 'conda')
+
+
+def run_module(capsys, args):
+    with patch_module_args(args):
+        with pytest.raises(SystemExit) as exit_info:
+            conda_prefix_info.main()
+    return exit_info.value.code, json.loads(capsys.readouterr().out)
+
+
+def make_prefix(tmp_path, conda_script):
+    prefix = str(tmp_path / 'miniforge3')
+    shutil.copytree(os.path.join(FIXTURES, 'prefix-miniforge'), prefix)
+    exe = os.path.join(prefix, 'bin', 'conda')
+    with open(exe, 'w', encoding='utf-8') as handle:
+        handle.write(conda_script)
+    os.chmod(exe, 0o755)
+    return prefix
+
+
+@pytest.mark.parametrize('check_mode', [False, True])
+def test_reads_files_without_running_conda(capsys, tmp_path, check_mode):
+    # a bin/conda that would fail if run: the default reads files only
+    prefix = make_prefix(tmp_path, '#!/bin/sh\necho ran >> "$0.ran"\nexit 9\n')
+    code, result = run_module(capsys, {'prefix': prefix, '_ansible_check_mode': check_mode})
+    assert code == 0
+    assert result['changed'] is False
+    assert (result['exists'], result['is_conda'], result['conda_exe'], result['conda_version'], result['python_version'],
+            result['distribution'], result['installer'], result['incomplete']) == \
+        (True, True, prefix + '/bin/conda', '26.3.2', '3.13.5', 'miniforge', {}, False)
+    assert 'conda_info' not in result
+    assert not os.path.exists(prefix + '/bin/conda.ran')
+
+
+def test_conda_info_runs_the_prefix_conda(capsys, tmp_path):
+    fixture = os.path.join(os.path.abspath(FIXTURES), 'conda-info-with-warning.txt')
+    prefix = make_prefix(tmp_path, '#!/bin/sh\n[ "$1 $2" = "info --json" ] || exit 3\ncat "%s"\n' % fixture)
+    code, result = run_module(capsys, {'prefix': prefix, 'conda_info': True})
+    assert code == 0
+    assert result['changed'] is False
+    assert result['conda_info'] == {
+        'conda_version': '26.3.2',
+        'python_version': '3.13.5',
+        'root_prefix': '/home/alice/miniforge3',
+        'platform': 'linux-64',
+        'channels': ['https://conda.anaconda.org/conda-forge/linux-64', 'https://conda.anaconda.org/conda-forge/noarch'],
+        'envs': ['/home/alice/miniforge3'],
+    }
+
+
+def test_conda_info_failure_is_reported(capsys, tmp_path):
+    prefix = make_prefix(tmp_path, '#!/bin/sh\necho "CondaError: broken prefix" >&2\nexit 1\n')
+    code, result = run_module(capsys, {'prefix': prefix, 'conda_info': True})
+    assert code == 1
+    assert result['failed'] is True
+    assert result['msg'] == '%s/bin/conda info --json failed (rc 1): CondaError: broken prefix' % prefix
+
+
+def test_missing_prefix(capsys, tmp_path):
+    prefix = str(tmp_path / 'nothing')
+    code, result = run_module(capsys, {'prefix': prefix, 'conda_info': True})
+    assert code == 0
+    assert (result['exists'], result['is_conda'], result['conda_exe'], result['owner_uid']) == (False, False, '', None)
+    assert 'conda_info' not in result
+
+
+def test_relative_prefix_fails(capsys):
+    code, result = run_module(capsys, {'prefix': 'miniforge3'})
+    assert code == 1
+    assert result['msg'] == "prefix: 'miniforge3' is not an absolute path"
