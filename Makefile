@@ -14,15 +14,16 @@ export ANSIBLE_INJECT_FACT_VARS := false
 export DLSTACK_CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
 export ANSIBLE_FORCE_COLOR ?= false
 export PY_COLORS ?= 0
-# The host's local wheelhouse (pip's find-links), mounted read-only into test containers so torch
-# installs offline; empty where pip has none (the roles then use the package index).
-export DLSTACK_WHEELHOUSE ?= $(shell python3 -m pip config get global.find-links 2>/dev/null | cut -d' ' -f1)
+# A complete offline wheelhouse (CPU torch, its dependencies, uv), built once by `make wheelhouse`
+# from this machine's package sources and mounted read-only into test and demo containers, which
+# install from it with no index (see tests/harness/ensure-wheelhouse.sh).
+export DLSTACK_WHEELHOUSE ?= $(CURDIR)/.cache/wheelhouse
 # Every scenario under molecule/, less those that need what CI lacks: gpu (a real GPU host) and
 # conda_online (internet to download Miniforge). Run those by name: make molecule MOLECULE_SCENARIOS=gpu
 MOLECULE_NOT_IN_CI := gpu conda_online
 MOLECULE_SCENARIOS ?= $(filter-out $(MOLECULE_NOT_IN_CI),$(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
-.PHONY: help test setup venv tools docker images collection unit lint sanity changelog molecule build ee demo demo-down clean
+.PHONY: help test setup venv tools docker images wheelhouse collection unit lint sanity changelog molecule build ee demo demo-down clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -30,7 +31,7 @@ help:  ## list the targets
 test: setup unit lint sanity changelog build molecule  ## everything CI runs, failing on the first failure
 	@echo "make test: all stages passed"
 
-setup: venv tools docker images collection  ## venv, host tools, Docker engine, test images, collection path
+setup: venv tools docker images wheelhouse collection  ## venv, host tools, Docker engine, test images, wheelhouse, collection path
 
 venv:  ## project-local .venv from the pinned requirements.txt (reused while unchanged)
 	bash tests/harness/ensure-venv.sh
@@ -43,6 +44,9 @@ docker:  ## a Docker engine that answers (installs docker.io and starts dockerd 
 
 images: docker  ## labops-dlstack/debian:12 and :13 test images (cached by tag)
 	bash tests/harness/ensure-images.sh
+
+wheelhouse: venv  ## the offline wheelhouse in .cache/wheelhouse (CPU torch + dependencies + uv)
+	bash tests/harness/ensure-wheelhouse.sh "$(DLSTACK_WHEELHOUSE)"
 
 collection:
 	@mkdir -p $(COLLECTIONS_DIR)/ansible_collections/labops
@@ -78,10 +82,11 @@ ee: build  ## ansible-builder create: check execution-environment.yml and write 
 molecule: setup  ## every Molecule scenario under molecule/
 	@for s in $(MOLECULE_SCENARIOS); do echo "=== molecule test -s $$s"; molecule test -s $$s || exit 1; done
 
-demo:  ## main job: throwaway demo lab (placeholder until the playbooks issue lands)
-	@echo "The demo lab (three containers, site.yml, fleet report) arrives with playbooks/site.yml;"
-	@echo "until then: make test proves the harness, and README.md says what each role will do."
-	@exit 2
+demo: setup  ## main job: a throwaway demo lab of three containers, site.yml on it, the fleet report
+	bash demo/run.sh
+
+demo-down:  ## remove the demo lab's containers
+	ansible-playbook demo/lab.yml -e demo_state=absent
 
 clean:  ## remove the venv, caches and test containers (images are kept; docker rmi them by hand)
 	-for s in $(MOLECULE_SCENARIOS); do molecule destroy -s $$s; done

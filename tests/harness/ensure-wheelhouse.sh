@@ -11,10 +11,13 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 dest=${1:-$root/.cache/wheelhouse}
 pin=${DLSTACK_TORCH_PIN:-torch==2.13.0+cpu}
+# uv for pytorch_env's tool venv (keep equal to the role's pytorch_env_uv_version) and pip, which
+# every shared torch layer carries so users can add packages with `python -m pip`
+extra_pins=${DLSTACK_WHEELHOUSE_EXTRA:-uv==0.13.9 pip==26.3}
 python=${PYTHON:-python3}
 stamp=$dest/.labops-pin
 
-if [ "$(cat "$stamp" 2>/dev/null)" = "$pin" ]; then
+if [ "$(cat "$stamp" 2>/dev/null)" = "$pin $extra_pins" ]; then
   echo "wheelhouse: $dest up to date ($pin, $(ls "$dest"/*.whl | wc -l) wheels)"
   exit 0
 fi
@@ -28,7 +31,7 @@ if ! ls ${links:-/nonexistent}/torch-"${version}"-*.whl >/dev/null 2>&1; then
 fi
 start=$SECONDS
 "$python" -m pip download -q --disable-pip-version-check --only-binary=:all: --dest "$dest" \
-  --python-version 3.11 --implementation cp --abi cp311 --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 --platform any "${extra[@]}" "$pin" \
+  --python-version 3.11 --implementation cp --abi cp311 --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 --platform any "${extra[@]}" "$pin" $extra_pins \
   2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
-echo "$pin" >"$stamp"
-echo "wheelhouse: $dest ($pin and $(( $(ls "$dest"/*.whl | wc -l) - 1 )) dependencies, $(du -sh "$dest" | cut -f1)) in $((SECONDS - start))s"
+echo "$pin $extra_pins" >"$stamp"
+echo "wheelhouse: $dest ($pin, $extra_pins and their dependencies: $(ls "$dest"/*.whl | wc -l) wheels, $(du -sh "$dest" | cut -f1)) in $((SECONDS - start))s"
