@@ -643,9 +643,9 @@ def driver_meets_requirements(requirements, driver_version, kernel_module=None):
     low = requirements.get('min_branch')
     high = requirements.get('max_branch')
     if low is not None and branch < low:
-        problems.append('driver R%d is older than R%d, the oldest branch these GPUs need' % (branch, low))
+        problems.append('driver R%s is older than R%s, the oldest branch these GPUs need' % (branch, low))
     if high is not None and branch > high:
-        problems.append('driver R%d is newer than R%d, the last branch that supports these GPUs' % (branch, high))
+        problems.append('driver R%s is newer than R%s, the last branch that supports these GPUs' % (branch, high))
     supported = requirements.get('kernel_modules_supported') or []
     if kernel_module and supported and kernel_module not in supported:
         problems.append('the %s kernel module does not run these GPUs (they need: %s)' % (kernel_module, ' or '.join(supported)))

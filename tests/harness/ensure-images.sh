@@ -7,7 +7,6 @@
 # DLSTACK_IMAGES ("12 13"), DLSTACK_IMAGE_REBUILD=1 to force.
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
 mirror=${DLSTACK_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 security_mirror=${DLSTACK_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 releases=${DLSTACK_IMAGES:-12 13}

@@ -13,12 +13,13 @@ dest=${1:-$root/.cache/wheelhouse}
 pin=${DLSTACK_TORCH_PIN:-torch==2.13.0+cpu}
 # uv for pytorch_env's tool venv (keep equal to the role's pytorch_env_uv_version) and pip, which
 # every shared torch layer carries so users can add packages with `python -m pip`
-extra_pins=${DLSTACK_WHEELHOUSE_EXTRA:-uv==0.13.9 pip==26.3}
+read -r -a extra_pins <<<"${DLSTACK_WHEELHOUSE_EXTRA:-uv==0.13.9 pip==26.3}"
 python=${PYTHON:-python3}
 stamp=$dest/.labops-pin
+wheels() { find "$dest" -maxdepth 1 -name '*.whl' | wc -l; }
 
-if [ "$(cat "$stamp" 2>/dev/null)" = "$pin $extra_pins" ]; then
-  echo "wheelhouse: $dest up to date ($pin, $(ls "$dest"/*.whl | wc -l) wheels)"
+if [ "$(cat "$stamp" 2>/dev/null)" = "$pin ${extra_pins[*]}" ]; then
+  echo "wheelhouse: $dest up to date ($pin, $(wheels) wheels)"
   exit 0
 fi
 mkdir -p "$dest"
@@ -26,12 +27,12 @@ extra=()
 # pip's own find-links (this machine has one holding the CPU torch build): no index needed for torch
 links=$("$python" -m pip config get global.find-links 2>/dev/null || true)
 version=${pin#*==}
-if ! ls ${links:-/nonexistent}/torch-"${version}"-*.whl >/dev/null 2>&1; then
+if [ -z "$(find "${links:-/nonexistent}" -maxdepth 1 -name "torch-${version}-*.whl" 2>/dev/null)" ]; then
   extra=(--extra-index-url "${DLSTACK_TORCH_INDEX:-https://download.pytorch.org/whl/cpu}")
 fi
 start=$SECONDS
 "$python" -m pip download -q --disable-pip-version-check --only-binary=:all: --dest "$dest" \
-  --python-version 3.11 --implementation cp --abi cp311 --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 --platform any "${extra[@]}" "$pin" $extra_pins \
+  --python-version 3.11 --implementation cp --abi cp311 --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 --platform any "${extra[@]}" "$pin" "${extra_pins[@]}" \
   2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
-echo "$pin $extra_pins" >"$stamp"
-echo "wheelhouse: $dest ($pin, $extra_pins and their dependencies: $(ls "$dest"/*.whl | wc -l) wheels, $(du -sh "$dest" | cut -f1)) in $((SECONDS - start))s"
+echo "$pin ${extra_pins[*]}" >"$stamp"
+echo "wheelhouse: $dest ($pin, ${extra_pins[*]} and their dependencies: $(wheels) wheels, $(du -sh "$dest" | cut -f1)) in $((SECONDS - start))s"

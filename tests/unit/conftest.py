@@ -11,12 +11,8 @@ from __future__ import annotations
 
 import atexit
 import csv
-import importlib.util
-import json
 import os
-import re
 import shutil
-import stat
 import sys
 import tempfile
 

@@ -71,7 +71,8 @@ def test_filter_errors(call, message):
 
 def test_every_filter_has_a_sidecar_doc():
     names = sorted(gpu_filters.FilterModule().filters())
-    assert names == ['cuda_min_driver', 'driver_max_cuda', 'driver_problems', 'driver_supports_cuda', 'gpu_arch', 'gpu_requirements', 'torch_variants', 'torch_wheel_index']
+    assert names == ['cuda_min_driver', 'driver_max_cuda', 'driver_problems', 'driver_supports_cuda', 'gpu_arch', 'gpu_requirements',
+                     'torch_variants', 'torch_wheel_index']
     for name in names:
         with open(os.path.join(FILTER_DIR, name + '.yml'), encoding='utf-8') as handle:
             doc = yaml.safe_load(handle)
