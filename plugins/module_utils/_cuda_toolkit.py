@@ -47,31 +47,28 @@ CUDA_LINK = '/usr/local/cuda'
 # nvidia-cudnn is contrib (an installer that downloads cuDNN from NVIDIA when it is installed); NCCL
 # (libnccl2, libnccl-dev, contrib) only in trixie. Ubuntu rows from packages.ubuntu.com (jammy 11.5.1,
 # noble 12.0.140~12.0.1-4build4, multiverse); not exercised here, NCCL there is not checked (None).
+# The archive components these live in are added by the role labops.dlstack.apt_components.
 DISTRO_TOOLKITS = {
     ('Debian', '12'): {
         'cuda': '11.8',
-        'components': ['contrib', 'non-free'],
         'packages': ['nvidia-cuda-toolkit', 'nvidia-cuda-toolkit-gcc'],
         'cudnn': ['nvidia-cudnn'],
         'nccl': None,
     },
     ('Debian', '13'): {
         'cuda': '12.4',
-        'components': ['contrib', 'non-free'],
         'packages': ['nvidia-cuda-toolkit', 'nvidia-cuda-toolkit-gcc'],
         'cudnn': ['nvidia-cudnn'],
         'nccl': ['libnccl2', 'libnccl-dev'],
     },
     ('Ubuntu', '22.04'): {
         'cuda': '11.5',
-        'components': ['multiverse'],
         'packages': ['nvidia-cuda-toolkit'],
         'cudnn': ['nvidia-cudnn'],
         'nccl': None,
     },
     ('Ubuntu', '24.04'): {
         'cuda': '12.0',
-        'components': ['multiverse'],
         'packages': ['nvidia-cuda-toolkit', 'nvidia-cuda-toolkit-gcc'],
         'cudnn': ['nvidia-cudnn'],
         'nccl': None,
@@ -242,7 +239,7 @@ def plan(gpu, source='distro', versions=None, default_version='', build_only=Fal
 
     out = {
         'source': source, 'platform': platform, 'errors': errors, 'notes': notes,
-        'versions': [], 'default': None, 'toolkits': [], 'packages': [], 'apt_components': [],
+        'versions': [], 'default': None, 'toolkits': [], 'packages': [],
         'driver_version': driver_version, 'build_only': bool(build_only), 'run_on_gpu': False,
         'manage_link': False, 'link_target': None, 'path_dirs': [], 'library_dirs': [],
         'cuda_home': None, 'nvcc_prepend_flags': '', 'needs_repo': False,
@@ -330,7 +327,6 @@ def plan(gpu, source='distro', versions=None, default_version='', build_only=Fal
                             'bin_dir': DISTRO_BIN, 'library_dir': None, 'ccbin': None,
                             'install': True, 'packages': list(row['packages'])}]
         out['packages'] = packages
-        out['apt_components'] = list(row['components'])
         out['path_dirs'] = [DISTRO_BIN]
         out['cuda_home'] = DISTRO_CUDA_HOME
         return out

@@ -597,8 +597,8 @@ def _branch_available(platform, source, branch, flavour, kernel_release, ubuntu_
 
 def _source_hint(platform, source):
     if source == 'distro' and platform.startswith('debian'):
-        return ('The role enables contrib, non-free and non-free-firmware (nvidia_driver_debian_components: true); check '
-                'nvidia_driver_debian_mirror.')
+        return ('The role enables contrib, non-free and non-free-firmware (nvidia_driver_debian_components: true, '
+                'through labops.dlstack.apt_components); check apt_components_mirror.')
     if source == 'distro':
         return 'Enable the restricted component and the -updates pocket of the Ubuntu archive.'
     return 'Check nvidia_repo_url (NVIDIA CUDA repository or its mirror) and the branch pin.'

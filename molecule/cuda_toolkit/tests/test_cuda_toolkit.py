@@ -28,11 +28,28 @@ def test_packages_installed_without_recommends(host):
     assert not host.package("nvidia-cuda-toolkit-doc").is_installed
 
 
-def test_archive_components_source(host):
-    f = host.file("/etc/apt/sources.list.d/labops-dlstack-cuda-toolkit.sources")
-    assert f.mode == 0o644
-    assert "Components: contrib non-free\n" in f.content_string
-    assert "URIs: http://deb.debian.org/debian\n" in f.content_string
+CODENAME = {"12": "bookworm", "13": "trixie"}
+
+
+def test_archive_components_source_is_the_shared_file(host):
+    # Written by labops.dlstack.apt_components, the same file nvidia_driver includes it for.
+    f = host.file("/etc/apt/sources.list.d/labops-dlstack-components.sources")
+    assert f.user == "root" and f.mode == 0o644
+    codename = CODENAME[host.system_info.release.split(".")[0]]
+    body = [[line for line in s.splitlines() if not line.startswith("#")] for s in f.content_string.split("\n\n")]
+    assert body == [
+        ["Types: deb", "URIs: http://deb.debian.org/debian", f"Suites: {codename} {codename}-updates",
+         "Components: contrib non-free non-free-firmware", "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg"],
+        ["Types: deb", "URIs: http://deb.debian.org/debian-security", f"Suites: {codename}-security",
+         "Components: contrib non-free non-free-firmware", "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg"],
+    ]
+    assert not host.file("/etc/apt/sources.list.d/labops-dlstack-cuda-toolkit.sources").exists
+
+
+def test_apt_reads_the_sources_without_duplicates(host):
+    cmd = host.run("apt-get update")
+    assert cmd.rc == 0, cmd.stderr
+    assert "configured multiple times" not in cmd.stdout + cmd.stderr
 
 
 def test_profile_script_content(host):

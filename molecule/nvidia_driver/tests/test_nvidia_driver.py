@@ -41,10 +41,25 @@ def test_packages_held(host):
     assert selections == {name: "hold" for name in PACKAGES}
 
 
-def test_non_free_source(host):
-    f = host.file("/etc/apt/sources.list.d/labops-dlstack-debian-nonfree.sources")
-    assert f.is_file and f.mode == 0o644
-    assert "Components: contrib non-free non-free-firmware" in f.content_string
+CODENAME = {"12": "bookworm", "13": "trixie"}
+COMPONENTS_SOURCE = "/etc/apt/sources.list.d/labops-dlstack-components.sources"
+
+
+def test_non_free_source_is_the_shared_components_file(host):
+    # Written by labops.dlstack.apt_components (also included by cuda_toolkit): one file, two stanzas.
+    f = host.file(COMPONENTS_SOURCE)
+    assert f.is_file and f.user == "root" and f.mode == 0o644
+    codename = CODENAME[_release(host)]
+    body = [[line for line in s.splitlines() if not line.startswith("#")] for s in f.content_string.split("\n\n")]
+    assert body == [
+        ["Types: deb", "URIs: http://deb.debian.org/debian", f"Suites: {codename} {codename}-updates",
+         "Components: contrib non-free non-free-firmware", "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg"],
+        ["Types: deb", "URIs: http://deb.debian.org/debian-security", f"Suites: {codename}-security",
+         "Components: contrib non-free non-free-firmware", "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg"],
+    ]
+    # the files the roles wrote before the shared one are not there
+    assert not host.file("/etc/apt/sources.list.d/labops-dlstack-debian-nonfree.sources").exists
+    assert not host.file("/etc/apt/sources.list.d/labops-dlstack-debian-nonfree-security.sources").exists
 
 
 def test_nouveau_blacklisted(host):
