@@ -75,6 +75,24 @@ _NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]*$')
 _USER_RE = re.compile(r'^[a-z_][a-z0-9_.-]*[$]?$')
 
 
+_VARIANT_TAG_RE = re.compile(r'^(cu\d+|cpu|rocm[\d.]+|xpu)$')
+
+
+def built_variant(local, torch_cuda):
+    """The wheel variant a torch build is, from its local version tag and torch.version.cuda.
+
+    PyTorch's own wheels say it in the tag (2.11.0+cu130, 2.13.0+cpu). Builds without such a tag say
+    it through torch.version.cuda only: PyPI's default wheel (2.11.0, CUDA 13.0 -> cu130) and
+    distribution builds (Debian's 2.6.0+debian, CPU -> cpu).
+    """
+    if local and _VARIANT_TAG_RE.match(local):
+        return local
+    if not torch_cuda:
+        return 'cpu'
+    parts = str(torch_cuda).split('.')
+    return 'cu' + ''.join(parts[:2])
+
+
 def split_local_version(version):
     """'2.13.0+cpu' -> ('2.13.0', 'cpu'); '2.11.0' -> ('2.11.0', None)."""
     text = str(version or '').strip()
@@ -579,8 +597,9 @@ def diagnose(probe, plan, gpu_facts=None, require_cuda=False):
     base, local = split_local_version(probe.get('torch_version'))
     if base != plan['torch_version']:
         return verdict('install', 'torch %s is installed, %s was asked' % (probe.get('torch_version'), plan['torch_version']))
-    if local != plan['variant']:
-        return verdict('variant', 'torch %s is the %s variant, %s was asked' % (probe.get('torch_version'), local or 'PyPI default', plan['variant']))
+    built = built_variant(local, probe.get('torch_cuda'))
+    if built != plan['variant']:
+        return verdict('variant', 'torch %s is the %s variant, %s was asked' % (probe.get('torch_version'), built, plan['variant']))
     got = bool(probe.get('cuda_available'))
     if got != expect['available']:
         if got:

@@ -1,6 +1,8 @@
 """Real state of the default scenario's containers (testinfra, docker connection)."""
+import json
 import os
 
+import pytest
 import testinfra.utils.ansible_runner
 
 testinfra_hosts = testinfra.utils.ansible_runner.AnsibleRunner(
@@ -50,3 +52,60 @@ def test_gpu_probe_in_container(host):
     assert facts["driver"]["installed"] is False
     assert facts["torch"]["recommended_variant"] == "cpu"
     assert result["changed"] is False
+
+
+USERS = ["alice", "bob"]
+TORCH = {"12": "2.13.0+cpu", "13": "2.6.0"}  # wheelhouse build on 12, Debian's python3-torch on 13
+
+
+def _release(host):
+    return host.system_info.release.split(".")[0]
+
+
+@pytest.mark.parametrize("user", USERS)
+def test_torch_as_each_user(host, user):
+    # The end of the story: each user's own environment imports torch and says, as that user,
+    # that CUDA is not available (a container without GPU devices, a CPU build).
+    cmd = host.run(
+        "sudo -u %s -H /home/%s/.venvs/torch/bin/python -c "
+        "'import torch, json; a = torch.ones(64, 64); "
+        "print(json.dumps([torch.__version__, torch.cuda.is_available(), float((a @ a).sum())]))'" % (user, user)
+    )
+    assert cmd.rc == 0, cmd.stderr
+    version, cuda, total = json.loads(cmd.stdout.strip().splitlines()[-1])
+    assert version == TORCH[_release(host)]
+    assert cuda is False
+    assert total == 64.0 * 64 * 64
+
+
+@pytest.mark.parametrize("user", USERS)
+def test_each_user_owns_their_env_and_conda(host, user):
+    for path in ("/home/%s/.venvs/torch" % user, "/home/%s/miniforge3" % user):
+        assert host.file(path).user == user
+        stray = host.check_output("find %s -xdev ! -user %s -print -quit" % (path, user))
+        assert stray == "", "%s holds a file not owned by %s: %s" % (path, user, stray)
+
+
+def test_users_cannot_write_each_other(host):
+    cmd = host.run("sudo -u bob touch /home/alice/.venvs/torch/intruder")
+    assert cmd.rc != 0
+    assert not host.file("/home/alice/.venvs/torch/intruder").exists
+
+
+def test_driver_userspace_in_container_mode(host):
+    # Container mode: the NVIDIA userspace from Debian's non-free archive, held; no kernel module.
+    assert host.file("/usr/bin/nvidia-smi").exists
+    held = host.check_output("dpkg --get-selections | awk '$2 == \"hold\" {print $1}'").split()
+    assert any(name.startswith("nvidia") for name in held), held
+    report = json.loads(host.file("/etc/labops-dlstack/nvidia_driver.json").content_string)
+    assert report["mode"] == "container"
+
+
+def test_fleet_report_on_controller():
+    path = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "reports", "site_report.json")
+    with open(path, encoding="utf-8") as handle:
+        report = json.load(handle)
+    assert report["summary"]["hosts"] == 2
+    assert report["summary"]["by_status"] == {"no_gpu": 2}
+    assert report["summary"]["torch_checks"] == 4
+    assert report["summary"]["torch_checks_failed"] == 0

@@ -225,7 +225,7 @@ def test_diagnose_cpu_in_container_ok():
      "bob/pytorch: torch does not import: ModuleNotFoundError"),
     ({'torch_version': '2.12.0+cpu'}, 'install', 'bob/pytorch: torch 2.12.0+cpu is installed, 2.13.0 was asked'),
     ({'torch_version': '2.13.0+cu130'}, 'variant', 'bob/pytorch: torch 2.13.0+cu130 is the cu130 variant, cpu was asked'),
-    ({'torch_version': '2.13.0'}, 'variant', 'bob/pytorch: torch 2.13.0 is the PyPI default variant, cpu was asked'),
+    ({'torch_version': '2.13.0', 'torch_cuda': '13.0'}, 'variant', 'bob/pytorch: torch 2.13.0 is the cu130 variant, cpu was asked'),  # PyPI's default wheel
     ({'cuda_available': True}, 'device access', 'bob/pytorch: torch.cuda.is_available() is True, but gpu_facts said'),
     ({'matmul': {'device': 'cpu', 'size': 4, 'ok': False, 'error': 'RuntimeError: boom'}}, 'install',
      'bob/pytorch: matmul on cpu failed: RuntimeError: boom'),
@@ -313,3 +313,15 @@ def test_probe_source_runs_without_torch(tmp_path):
 ])
 def test_classify_cuda_error(text, layer):
     assert pe.classify_cuda_error(text) == layer
+
+
+@pytest.mark.parametrize('local, torch_cuda, variant', [
+    ('cu130', '13.0', 'cu130'),      # PyTorch's index: the tag says it
+    ('cpu', None, 'cpu'),
+    (None, '13.0', 'cu130'),         # PyPI's default wheel (2.11.0): no tag, CUDA 13.0
+    (None, '12.6', 'cu126'),
+    ('debian', None, 'cpu'),         # Debian's python3-torch 2.6.0+debian, a CPU build
+    (None, None, 'cpu'),
+])
+def test_built_variant(local, torch_cuda, variant):
+    assert pe.built_variant(local, torch_cuda) == variant
