@@ -28,7 +28,7 @@ MOLECULE_SCENARIOS ?= $(filter-out $(MOLECULE_NOT_IN_CI),$(notdir $(patsubst %/m
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-test: setup unit lint sanity changelog build molecule  ## everything CI runs, failing on the first failure
+test: setup unit lint sanity changelog build ee molecule  ## everything CI runs, failing on the first failure
 	@echo "make test: all stages passed"
 
 setup: venv tools docker images wheelhouse collection  ## venv, host tools, Docker engine, test images, wheelhouse, collection path
