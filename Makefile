@@ -23,12 +23,12 @@ export DLSTACK_WHEELHOUSE ?= $(CURDIR)/.cache/wheelhouse
 MOLECULE_NOT_IN_CI := gpu conda_online
 MOLECULE_SCENARIOS ?= $(filter-out $(MOLECULE_NOT_IN_CI),$(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
-.PHONY: help test setup venv tools docker images wheelhouse collection unit lint sanity changelog molecule build ee demo demo-down clean
+.PHONY: faults help test setup venv tools docker images wheelhouse collection unit lint sanity changelog molecule build ee demo demo-down clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-test: setup unit lint sanity changelog build ee molecule  ## everything CI runs, failing on the first failure
+test: setup unit lint sanity changelog build ee molecule faults  ## everything CI runs, failing on the first failure
 	@echo "make test: all stages passed"
 
 setup: venv tools docker images wheelhouse collection  ## venv, host tools, Docker engine, test images, wheelhouse, collection path
@@ -81,6 +81,9 @@ ee: build  ## ansible-builder create: check execution-environment.yml and write 
 
 molecule: setup  ## every Molecule scenario under molecule/
 	@for s in $(MOLECULE_SCENARIOS); do echo "=== molecule test -s $$s"; molecule test -s $$s || exit 1; done
+
+faults: setup  ## fault and bad-input tests: check mode, 34 invalid inputs, interrupts, checksum, archive down
+	python -m pytest tests/integration -q -p no:cacheprovider
 
 demo: setup  ## main job: a throwaway demo lab of three containers, site.yml on it, the fleet report
 	bash demo/run.sh

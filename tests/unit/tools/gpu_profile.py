@@ -13,6 +13,10 @@ Profiles:
   h200             NVIDIA H200, driver 580.159.04 open module, CUDA 13.0 (h200-driver580 captures)
   rtx3090-nouveau  GeForce RTX 3090 (PCI id and bus from telegraf/3090-v13.xml) bound to nouveau,
                    no NVIDIA driver installed: the state of a fresh Debian desktop
+  rtx4090-r535     GeForce RTX 4090 on driver 535.86.05, proprietary module, CUDA 12.2 (the GPU, bus,
+                   UUID, memory and driver of netdata/rtx-4090-driver-535.xml; nvidia-smi replays them)
+  blackwell-nodriver  RTX PRO 6000 Blackwell Max-Q (PCI id and bus from
+                   telegraf/pro-6000-maxq-blackwell-v13.xml), no driver bound or installed: a new server
 """
 
 from __future__ import annotations
@@ -60,7 +64,39 @@ def rtx3090_nouveau(tree, bindir):
     # no NVIDIA driver: no nvidia-smi at all (bindir stays empty)
 
 
-PROFILES = {'h200': h200, 'rtx3090-nouveau': rtx3090_nouveau}
+def _xml_gpu(*parts):
+    root = ET.fromstring(_read(*parts))
+    gpu = root.find('gpu')
+    bus = gpu.get('id').lower()[-12:]  # 00000000:84:00.0 -> 0000:84:00.0 form sysfs uses
+    device = '0x' + gpu.find('pci/pci_device_id').text[:4].lower()
+    return root, gpu, bus, device
+
+
+def rtx4090_r535(tree, bindir):
+    root, gpu, bus, device = _xml_gpu('netdata', 'rtx-4090-driver-535.xml')
+    driver = root.find('driver_version').text
+    tree.add_pci(bus, '0x10de', device, '0x030000', driver='nvidia')
+    # proprietary module: licence taint P, and /proc's version line without "Open Kernel Module"
+    tree.load_module('nvidia', driver, 'NVRM version: NVIDIA UNIX x86_64 Kernel Module  %s  Tue Jul 18 20:37:52 UTC 2023\n'
+                     % driver, taint='POE')
+    tree.dev_nodes('nvidiactl', 'nvidia0', 'nvidia-uvm', 'nvidia-uvm-tools')
+    record = {'index': gpu.find('minor_number').text, 'name': gpu.find('product_name').text,
+              'pci.bus_id': gpu.get('id'), 'uuid': gpu.find('uuid').text,
+              'memory.total': gpu.find('fb_memory_usage/total').text.split()[0], 'compute_cap': '8.9',
+              'mig.mode.current': '[N/A]', 'driver_version': driver,
+              'pci.device_id': '0x' + gpu.find('pci/pci_device_id').text}
+    smi = ReplayNvidiaSmi(gpus=[record], valid_fields=help_query_fields(_read('netdata', 'help-query-gpu.txt')))
+    smi.script(bindir, portable=True)
+
+
+def blackwell_nodriver(tree, bindir):
+    _root, _gpu, bus, device = _xml_gpu('telegraf', 'pro-6000-maxq-blackwell-v13.xml')
+    tree.add_pci(bus, '0x10de', device, '0x030000')
+    # no driver: nothing bound, no module, no nvidia-smi (bindir stays empty)
+
+
+PROFILES = {'h200': h200, 'rtx3090-nouveau': rtx3090_nouveau, 'rtx4090-r535': rtx4090_r535,
+            'blackwell-nodriver': blackwell_nodriver}
 
 
 def main(argv):
