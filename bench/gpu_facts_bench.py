@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -58,11 +59,31 @@ def main():
     from ansible_collections.labops.dlstack.plugins.module_utils._gpu_probe import probe  # noqa: E402
     import gpu_profile  # noqa: E402
 
+    tmp = tempfile.mkdtemp(prefix='dlstack-bench-')
+    try:
+        rows = _measure(args, colls, probe, gpu_profile, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    t_ping = rows[-1][1]
+    print('%-48s %10s %8s' % ('what (median of runs)', 'seconds', 'x ping'))
+    for name, secs in rows:
+        print('%-48s %10.4f %8.2f' % (name, secs, secs / t_ping))
+    result = {
+        'date': time.strftime('%Y-%m-%d'), 'machine': '%s, %d cores, Python %s' % (platform.platform(), os.cpu_count(), platform.python_version()),
+        'load_avg': [round(x, 2) for x in os.getloadavg()],
+        'runs': args.runs, 'rows': [{'what': n, 'seconds': round(s, 4), 'ratio_to_ping': round(s / t_ping, 3)} for n, s in rows],
+    }
+    os.makedirs(os.path.dirname(args.json), exist_ok=True)
+    with open(args.json, 'w', encoding='utf-8') as handle:
+        json.dump(result, handle, indent=2)
+    print('written: %s' % args.json)
+
+
+def _measure(args, colls, probe, gpu_profile, tmp):
     def run(argv):
         proc = subprocess.run(argv, capture_output=True, text=True, check=False)
         return proc.returncode, proc.stdout, proc.stderr
 
-    tmp = tempfile.mkdtemp(prefix='dlstack-bench-')
     h200 = os.path.join(tmp, 'h200')
     gpu_profile.main(['gpu_profile.py', 'h200', h200])
     smi = os.path.join(h200, 'bin', 'nvidia-smi')
@@ -85,17 +106,7 @@ def main():
         ('ansible -m labops.dlstack.gpu_facts', t_module),
         ('ansible -m ansible.builtin.ping', t_ping),
     ]
-    print('%-48s %10s %8s' % ('what (median of runs)', 'seconds', 'x ping'))
-    for name, secs in rows:
-        print('%-48s %10.4f %8.2f' % (name, secs, secs / t_ping))
-    result = {
-        'date': time.strftime('%Y-%m-%d'), 'machine': '%s, %d cores, Python %s' % (platform.platform(), os.cpu_count(), platform.python_version()),
-        'runs': args.runs, 'rows': [{'what': n, 'seconds': round(s, 4), 'ratio_to_ping': round(s / t_ping, 3)} for n, s in rows],
-    }
-    os.makedirs(os.path.dirname(args.json), exist_ok=True)
-    with open(args.json, 'w', encoding='utf-8') as handle:
-        json.dump(result, handle, indent=2)
-    print('written: %s' % args.json)
+    return rows
 
 
 if __name__ == '__main__':
