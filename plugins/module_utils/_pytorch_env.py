@@ -320,9 +320,19 @@ def _python_in_range(python, spec):
     return minor is not None and _python_minor(low) <= minor <= _python_minor(high)
 
 
-def check_path(root):
-    """Where the host's one copy of the check (_pytorch_env_check) is installed."""
-    return '%s/pytorch/dlstack_check.py' % root.rstrip('/')
+def check_path(root, shared=True):
+    """Where the host's one copy of the check (_pytorch_env_check) is installed; None when there is none.
+
+    shared: whether the role runs as root (settings['shared_check']). Without root (a user setting up
+    their own environment on a host where they have no sudo) nothing root-owned can be written: each
+    environment then carries its own copy (private_check_path), written as its user.
+    """
+    return '%s/pytorch/dlstack_check.py' % root.rstrip('/') if shared else None
+
+
+def private_check_path(env_path):
+    """The check's copy inside one environment, for a role run without root."""
+    return '%s/share/labops-dlstack/dlstack_check.py' % env_path.rstrip('/')
 
 
 def plan_environments(users, settings, gpu_facts=None, homes=None):
@@ -347,7 +357,7 @@ def plan_environments(users, settings, gpu_facts=None, homes=None):
     root = (settings.get('root') or '/opt/labops-dlstack').rstrip('/')
     if not isinstance(users, list):
         return {'envs': [], 'layers': [], 'errors': ['pytorch_env_users: must be a list of {user, envs}'],
-                'check_path': check_path(root)}
+                'check_path': check_path(root, settings.get('shared_check', True))}
     try:
         if not _FULL_VERSION_RE.match(str(settings.get('torch_version') or '')):
             raise ValueError('%r is not a full version like 2.13.0' % (settings.get('torch_version'),))
@@ -393,7 +403,7 @@ def plan_environments(users, settings, gpu_facts=None, homes=None):
             if plan['layer'] and plan['layer']['dir'] not in layers:
                 layers[plan['layer']['dir']] = plan['layer']
     return {'envs': envs, 'layers': [layers[k] for k in sorted(layers)], 'errors': errors,
-            'check_path': check_path(root)}
+            'check_path': check_path(root, settings.get('shared_check', True))}
 
 
 def _plan_one(user, home, env, e_index, settings, gpu_facts, layered_on, root):
@@ -523,7 +533,8 @@ def _plan_one(user, home, env, e_index, settings, gpu_facts, layered_on, root):
         'numpy': with_numpy,
         'recommended_variant': auto_variant(gpu_facts, base),
         'torch_source': torch_source(sources, site if layered_on else None),
-        'check_path': check_path(root),
+        'check_path': check_path(root, settings.get('shared_check', True)) or private_check_path(path),
+        'check_private': not settings.get('shared_check', True),
         'check_command': path + '/bin/dlstack-check',
         'check_expect_path': '%s/%s' % (path, EXPECT_NAME),
     }

@@ -65,6 +65,7 @@ def test_plan_two_users_share_one_layer():
     assert (alice['numpy'], alice['recommended_variant']) == (True, 'cpu')
     assert alice['torch_source'] == 'https://download.pytorch.org/whl/cpu'
     assert (plan['check_path'], alice['check_path']) == ('/opt/labops-dlstack/pytorch/dlstack_check.py',) * 2
+    assert alice['check_private'] is False
     assert alice['check_command'] == '/home/alice/.venvs/torch/bin/dlstack-check'
     assert alice['check_expect_path'] == '/home/alice/.venvs/torch/labops-dlstack-check.json'
     assert alice['check_expect'] == {
@@ -196,6 +197,18 @@ def test_layered_on_a_preinstalled_torch_builds_no_layer():
     # NumPy is not installed by the role there, but still expected (and checked) in the environment
     assert plan['envs'][0]['numpy'] is True
     assert plan['envs'][0]['torch_source'] == 'the preinstalled torch in /opt/torch/.venv/lib/python3.12/site-packages'
+
+
+def test_without_root_each_environment_carries_its_own_check():
+    # molecule/gpu: a user without sudo on a host with a preinstalled torch; nothing root-owned can be written
+    settings = dict(SETTINGS, shared_check=False, system_site_packages_from='/opt/torch/lib/python3.12/site-packages',
+                    default_python='3.12')
+    plan = pe.plan_environments([{'user': 'bob', 'envs': [{'name': 'gpu-check'}]}], settings, CONTAINER, HOMES)
+    env = plan['envs'][0]
+    assert plan['check_path'] is None
+    assert (env['check_private'], env['check_path']) == (
+        True, '/home/bob/.venvs/gpu-check/share/labops-dlstack/dlstack_check.py')
+    assert env['check_command'] == '/home/bob/.venvs/gpu-check/bin/dlstack-check'
 
 
 def test_numpy_can_be_left_out():
