@@ -35,6 +35,10 @@ def conda_condarc(channels, channel_alias='', custom_channels=None, pkgs_dirs=No
                           proxy_servers=proxy_servers, ssl_verify=ssl_verify, accept_tos=bool(accept_tos), extra=extra)
 
 
+def conda_verify_summary(results, installer):
+    return _conda.verify_summary(results, installer or {})
+
+
 class FilterModule(object):
     """labops.dlstack conda filters."""
 
@@ -45,4 +49,5 @@ class FilterModule(object):
             'conda_user_plan': conda_user_plan,
             'conda_prefix_action': conda_prefix_action,
             'conda_condarc': conda_condarc,
+            'conda_verify_summary': conda_verify_summary,
         }

@@ -447,6 +447,9 @@ def parse_conda_info(text):
         'platform': data.get('platform') or '',
         'channels': list(data.get('channels') or []),
         'envs': list(data.get('envs') or []),
+        # the stand-in installer of the tests and the demo (molecule/conda/files) says it is one; a real
+        # conda has no such key
+        'stand_in': bool(data.get('stand_in')),
     }
 
 
@@ -510,3 +513,45 @@ def read_prefix(prefix):
                 result['python_version'] = str(record.get('version') or '')
     result['distribution'] = detect_distribution(records)
     return result
+
+
+def verify_summary(results, installer):
+    """What each user's conda is, from the registered conda_prefix_info loop of the role's verify.
+
+    results: the loop's results (each with the user's plan entry under __conda_user; skipped items,
+    as in check mode, are left out); installer: the role's installer decision (version, conda_version).
+    Returns one dict per user: user, prefix, owner (the user's name, or 'uid N' when someone else owns
+    the prefix), distribution, version (the installer release recorded in the prefix), conda_version,
+    python_version, stand_in, ok and message (what the role asserts, in words).
+    """
+    out = []
+    for res in results or []:
+        user = res.get('__conda_user') or {}
+        if res.get('skipped') or not user:
+            continue
+        info = res.get('conda_info') or {}
+        recorded = (res.get('installer') or {}).get('version') or ''
+        conda_version = info.get('conda_version') or res.get('conda_version') or ''
+        owner_ok = res.get('owner_uid') is not None and str(res.get('owner_uid')) == str(user.get('uid'))
+        problems = []
+        if recorded != installer.get('version'):
+            problems.append('holds %s, expected %s' % (recorded or 'no recorded installation', installer.get('version')))
+        if info.get('root_prefix') != user.get('prefix'):
+            problems.append('conda answers from root prefix %s' % (info.get('root_prefix') or '?'))
+        if installer.get('conda_version') and conda_version != installer['conda_version']:
+            problems.append('conda %s, expected %s' % (conda_version or '?', installer['conda_version']))
+        if not owner_ok:
+            problems.append('owned by uid %s, not %s' % (res.get('owner_uid'), user.get('name')))
+        entry = {
+            'user': user.get('name'), 'prefix': user.get('prefix'),
+            'owner': user.get('name') if owner_ok else 'uid %s' % res.get('owner_uid'),
+            'distribution': res.get('distribution') or (res.get('installer') or {}).get('distribution') or '',
+            'version': recorded, 'conda_version': conda_version,
+            'python_version': info.get('python_version') or res.get('python_version') or '',
+            'stand_in': bool(info.get('stand_in')), 'ok': not problems,
+        }
+        entry['message'] = 'conda (%s): %s %s' % (
+            entry['user'], entry['prefix'], '; '.join(problems) if problems else
+            'is %s %s (conda %s), owned by %s' % (entry['distribution'] or 'conda', recorded, conda_version, entry['owner']))
+        out.append(entry)
+    return out

@@ -14,9 +14,11 @@ tables of the gpu_facts probe). This file adds what only the PyTorch environment
 - the plan: for every user and environment, the variant (auto = the probe's recommendation),
   the requirement strings, the shared root-owned layer the environment stacks on, and the errors
   that must stop the play before anything changes (plan_environments);
+- the NumPy release range matched to each torch release and Python (numpy_requirement, sourced);
 - what torch.cuda.is_available() must answer on this host (cuda_expectation);
-- the probe run inside each environment (PROBE_SOURCE) and the verdict on its output, naming the
-  layer at fault: driver, variant, architecture, device access (diagnose).
+- the verdict on what the check run inside each environment answered (the check itself is
+  _pytorch_env_check, also installed as each environment's dlstack-check), naming the layer at
+  fault: driver, variant, architecture, device access, install (diagnose).
 
 Design of the shared download (also in roles/pytorch_env/meta/argument_specs.yml): root
 installs each distinct wheel set ONCE per host into a root-owned "layer" (a uv venv under
@@ -34,6 +36,11 @@ import json
 import re
 
 from ansible_collections.labops.dlstack.plugins.module_utils import _gpu_knowledge as gk
+# built_variant and split_local_version live in the check that runs inside the environments (one
+# definition for the role and for the user's dlstack-check); re-exported here for the role.
+from ansible_collections.labops.dlstack.plugins.module_utils._pytorch_env_check import (  # noqa: F401  pylint: disable=unused-import
+    CHECKS, EXPECT_NAME, built_variant, split_local_version,
+)
 
 # --------------------------------------------------------------------------------------------------
 # torchvision / torchaudio matched to torch
@@ -65,6 +72,46 @@ DOMAIN_LIBRARIES = {
     '2.13.0': ('0.28.0', '2.11.0', SRC_EXECUTORCH_213 + '; ' + SRC_AUDIO_211),
 }
 
+# --------------------------------------------------------------------------------------------------
+# NumPy matched to torch
+# --------------------------------------------------------------------------------------------------
+
+# PyTorch's Linux wheels are compiled against NumPy 2.x since torch 2.3 (pytorch/builder#1746 "Update
+# wheel build numpy to 2.0"; pytorch/pytorch#107302: "Validated pytorch 2.3.0 ... works for
+# numpy==2.0.0rc1 and numpy==1.26.4"); today's wheel build pins NumPy 2.1.0 for cp310-cp313 and 2.3.4
+# for cp314 (pytorch/pytorch:.ci/manywheel/build_install_deps.py@002f123d, NUMPY_PINS). A binary built
+# against NumPy 2 runs with NumPy 1.x and 2.x ("We should build against NP2, as it produces binary
+# which is backward compatible with NP1", pytorch/pytorch#148908). NumPy's ABI is forward compatible
+# only until a major release, which "will most likely indicate an ABI break"
+# (numpy.org/doc/2.4/dev/depending_on_numpy.html): hence <3. Older torch (< 2.3) was built against
+# NumPy 1.x and cannot run with NumPy 2 ("A module that was compiled using NumPy 1.x cannot be run in
+# NumPy 2.0", pytorch/pytorch#131668): <2.
+NUMPY_ABI2_SINCE_TORCH = '2.3'
+SRC_NUMPY = ('pytorch/builder#1746; pytorch/pytorch#107302; pytorch/pytorch#148908; '
+             'pytorch/pytorch:.ci/manywheel/build_install_deps.py@002f123d; '
+             'pytorch/pytorch:.ci/docker/requirements-ci.txt@00062d37')
+# The lowest NumPy per Python that torch's own CI tests with (pytorch/pytorch:
+# .ci/docker/requirements-ci.txt@00062d37: numpy==1.23.2 on 3.10, 1.26.2 on 3.11 and 3.12, 2.1.2 on
+# 3.13, 2.3.4 on 3.14 and later). Python 3.9 (torch <= 2.8) has no row there: it takes 3.10's, whose
+# NumPy (1.23.2) has cp39 wheels.
+NUMPY_TESTED_FLOOR = {'3.10': '1.23.2', '3.11': '1.26.2', '3.12': '1.26.2', '3.13': '2.1.2', '3.14': '2.3.4'}
+
+
+def numpy_requirement(torch_version, python):
+    """The NumPy requirement of a torch release on a Python: ('2.13.0', '3.11') -> 'numpy>=1.26.2,<3'."""
+    release = gk.normalize_torch_version(split_local_version(torch_version)[0])
+    upper = '<3' if gk.parse_version(release) >= gk.parse_version(NUMPY_ABI2_SINCE_TORCH) else '<2'
+    minor = _python_minor(python)
+    known = sorted(NUMPY_TESTED_FLOOR, key=_python_minor)
+    if minor is None or minor < _python_minor(known[0]):
+        floor = NUMPY_TESTED_FLOOR[known[0]]
+    else:
+        floor = NUMPY_TESTED_FLOOR[[k for k in known if _python_minor(k) <= minor][-1]]
+    if upper == '<2' and gk.parse_version(floor) >= (2,):
+        return 'numpy<2'
+    return 'numpy>=%s,%s' % (floor, upper)
+
+
 BACKENDS = ('venv', 'conda')
 LAYER_MARKER = 'labops-dlstack-layer.json'
 PTH_NAME = 'labops-dlstack-pytorch.pth'
@@ -73,33 +120,6 @@ _FULL_VERSION_RE = re.compile(r'^(\d+)\.(\d+)\.(\d+)$')
 _PYTHON_RE = re.compile(r'^3\.(\d+)$')
 _NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]*$')
 _USER_RE = re.compile(r'^[a-z_][a-z0-9_.-]*[$]?$')
-
-
-_VARIANT_TAG_RE = re.compile(r'^(cu\d+|cpu|rocm[\d.]+|xpu)$')
-
-
-def built_variant(local, torch_cuda):
-    """The wheel variant a torch build is, from its local version tag and torch.version.cuda.
-
-    PyTorch's own wheels say it in the tag (2.11.0+cu130, 2.13.0+cpu). Builds without such a tag say
-    it through torch.version.cuda only: PyPI's default wheel (2.11.0, CUDA 13.0 -> cu130) and
-    distribution builds (Debian's 2.6.0+debian, CPU -> cpu).
-    """
-    if local and _VARIANT_TAG_RE.match(local):
-        return local
-    if not torch_cuda:
-        return 'cpu'
-    parts = str(torch_cuda).split('.')
-    return 'cu' + ''.join(parts[:2])
-
-
-def split_local_version(version):
-    """'2.13.0+cpu' -> ('2.13.0', 'cpu'); '2.11.0' -> ('2.11.0', None)."""
-    text = str(version or '').strip()
-    if '+' in text:
-        base, local = text.split('+', 1)
-        return base, local or None
-    return text, None
 
 
 def known_variants(torch_version):
@@ -236,10 +256,11 @@ def cuda_expectation(gpu_facts, torch_version, variant):
 # the plan
 # --------------------------------------------------------------------------------------------------
 
-def requirements(torch_version, variant, torchvision=False, torchaudio=False):
+def requirements(torch_version, variant, torchvision=False, torchaudio=False, numpy=None):
     """Requirement strings of the shared layer: exact versions with the variant's local tag.
 
-    ('2.13.0', 'cpu', torchvision=True) -> ['torch==2.13.0+cpu', 'torchvision==0.28.0+cpu']
+    ('2.13.0', 'cpu', torchvision=True) -> ['torch==2.13.0+cpu', 'torchvision==0.28.0+cpu'];
+    numpy: the NumPy requirement to add (numpy_requirement), None = none.
     """
     base = split_local_version(torch_version)[0]
     out = ['torch==%s+%s' % (base, variant)]
@@ -248,6 +269,8 @@ def requirements(torch_version, variant, torchvision=False, torchaudio=False):
         out.append('torchvision==%s+%s' % (libs[0], variant))
     if torchaudio:
         out.append('torchaudio==%s+%s' % (libs[1], variant))
+    if numpy:
+        out.append(numpy)
     return out
 
 
@@ -297,6 +320,21 @@ def _python_in_range(python, spec):
     return minor is not None and _python_minor(low) <= minor <= _python_minor(high)
 
 
+def check_path(root, shared=True):
+    """Where the host's one copy of the check (_pytorch_env_check) is installed; None when there is none.
+
+    shared: whether the role runs as root (settings['shared_check']). Without root (a user setting up
+    their own environment on a host where they have no sudo) nothing root-owned can be written: each
+    environment then carries its own copy (private_check_path), written as its user.
+    """
+    return '%s/pytorch/dlstack_check.py' % root.rstrip('/') if shared else None
+
+
+def private_check_path(env_path):
+    """The check's copy inside one environment, for a role run without root."""
+    return '%s/share/labops-dlstack/dlstack_check.py' % env_path.rstrip('/')
+
+
 def plan_environments(users, settings, gpu_facts=None, homes=None):
     """Expand pytorch_env_users into one plan per environment, the layers to build, and the errors.
 
@@ -318,7 +356,8 @@ def plan_environments(users, settings, gpu_facts=None, homes=None):
     layered_on = settings.get('system_site_packages_from') or ''
     root = (settings.get('root') or '/opt/labops-dlstack').rstrip('/')
     if not isinstance(users, list):
-        return {'envs': [], 'layers': [], 'errors': ['pytorch_env_users: must be a list of {user, envs}']}
+        return {'envs': [], 'layers': [], 'errors': ['pytorch_env_users: must be a list of {user, envs}'],
+                'check_path': check_path(root, settings.get('shared_check', True))}
     try:
         if not _FULL_VERSION_RE.match(str(settings.get('torch_version') or '')):
             raise ValueError('%r is not a full version like 2.13.0' % (settings.get('torch_version'),))
@@ -363,7 +402,8 @@ def plan_environments(users, settings, gpu_facts=None, homes=None):
             envs.append(plan)
             if plan['layer'] and plan['layer']['dir'] not in layers:
                 layers[plan['layer']['dir']] = plan['layer']
-    return {'envs': envs, 'layers': [layers[k] for k in sorted(layers)], 'errors': errors}
+    return {'envs': envs, 'layers': [layers[k] for k in sorted(layers)], 'errors': errors,
+            'check_path': check_path(root, settings.get('shared_check', True))}
 
 
 def _plan_one(user, home, env, e_index, settings, gpu_facts, layered_on, root):
@@ -386,6 +426,7 @@ def _plan_one(user, home, env, e_index, settings, gpu_facts, layered_on, root):
     variant_asked = str(pick('variant') or 'auto').lower()
     torchvision = bool(pick('torchvision'))
     torchaudio = bool(pick('torchaudio'))
+    with_numpy = True if pick('numpy') is None else bool(pick('numpy'))
     packages = list(settings.get('packages') or []) + list(env.get('packages') or [])
     kernel = bool(pick('jupyter_kernel'))
     if kernel and 'ipykernel' not in [re.split(r'[<>=!~\[ ;]', p)[0].lower() for p in packages]:
@@ -445,7 +486,8 @@ def _plan_one(user, home, env, e_index, settings, gpu_facts, layered_on, root):
         else:
             path = '%s/%s/%s' % (home.rstrip('/'), (settings.get('venv_dir') or '.venvs').strip('/'), name)
     interpreter = env.get('interpreter') or ('/usr/bin/python%s' % python)
-    reqs = requirements(base, variant, torchvision, torchaudio)
+    reqs = requirements(base, variant, torchvision, torchaudio,
+                        numpy_requirement(base, python) if with_numpy else None)
     sources = {
         'index_url': settings.get('index_url') or '',
         'torch_index_url': index_url(variant, settings.get('index_url_template')),
@@ -488,70 +530,47 @@ def _plan_one(user, home, env, e_index, settings, gpu_facts, layered_on, root):
         'kernel_name': 'pytorch-%s' % name,
         'kernel_display_name': 'PyTorch %s (%s, %s)' % (base, variant, name),
         'expect': cuda_expectation(gpu_facts, base, variant),
+        'numpy': with_numpy,
+        'recommended_variant': auto_variant(gpu_facts, base),
+        'torch_source': torch_source(sources, site if layered_on else None),
+        'check_path': check_path(root, settings.get('shared_check', True)) or private_check_path(path),
+        'check_private': not settings.get('shared_check', True),
+        'check_command': path + '/bin/dlstack-check',
+        'check_expect_path': '%s/%s' % (path, EXPECT_NAME),
     }
+    plan['check_expect'] = check_expectation(plan, gpu_facts)
     return plan, []
 
 
-# --------------------------------------------------------------------------------------------------
-# the probe run inside each environment, and its verdict
-# --------------------------------------------------------------------------------------------------
+def torch_source(sources, layered_on=None):
+    """Where an environment's torch comes from, in words (the report says it next to the variant)."""
+    if layered_on:
+        return 'the preinstalled torch in %s' % layered_on
+    links = ', '.join(sources.get('find_links') or [])
+    if sources.get('offline'):
+        return 'the offline find-links %s only' % (links or '(none)')
+    where = [w for w in (sources.get('torch_index_url'), links and 'find-links ' + links) if w]
+    return ', '.join(where) or sources.get('index_url') or 'the default index'
 
-# Runs with the environment's own python, as the environment's user. Prints one JSON object. The
-# matmul uses ones() so that its checksum (size**3) is exact and the report is the same every run.
-PROBE_SOURCE = r'''
-import json, os, sys, warnings
-warnings.filterwarnings("ignore")
-size = int(sys.argv[1]) if len(sys.argv) > 1 else 256
-out = {"python": "%d.%d.%d" % sys.version_info[:3], "prefix": sys.prefix, "import_ok": False}
-try:
-    import torch
-except Exception as exc:
-    out["import_error"] = "%s: %s" % (type(exc).__name__, exc)
-    print(json.dumps(out)); sys.exit(0)
-out["import_ok"] = True
-out["torch_version"] = torch.__version__
-out["torch_cuda"] = torch.version.cuda
-out["torch_location"] = os.path.dirname(os.path.dirname(torch.__file__))
-try:
-    out["arch_list"] = torch.cuda.get_arch_list()
-except Exception:
-    out["arch_list"] = []
-cuda_error = None
-try:
-    available = bool(torch.cuda.is_available())
-    if not available and torch.version.cuda:
-        try:
-            torch.cuda.init()
-        except Exception as exc:
-            cuda_error = str(exc)
-except Exception as exc:
-    available = False
-    cuda_error = str(exc)
-out["cuda_available"] = available
-out["cuda_error"] = cuda_error
-devices = []
-if available:
-    for i in range(torch.cuda.device_count()):
-        cap = torch.cuda.get_device_capability(i)
-        devices.append({"index": i, "name": torch.cuda.get_device_name(i), "capability": "%d.%d" % cap})
-out["devices"] = devices
-device = "cuda:0" if available else "cpu"
-mm = {"device": device, "size": size}
-try:
-    a = torch.ones((size, size), device=device)
-    b = torch.ones((size, size), device=device)
-    checksum = int((a @ b).sum().item())
-    if available:
-        torch.cuda.synchronize()
-    mm["ok"] = checksum == size ** 3
-    mm["checksum"] = checksum
-except Exception as exc:
-    mm["ok"] = False
-    mm["error"] = "%s: %s" % (type(exc).__name__, exc)
-out["matmul"] = mm
-print(json.dumps(out))
-'''
 
+def check_expectation(plan, gpu_facts=None):
+    """What the environment's dlstack-check compares with: written into the environment, as its user."""
+    expect = plan.get('expect') or {}
+    return {
+        'managed_by': 'labops.dlstack.pytorch_env',
+        'user': plan['user'], 'env': plan['name'],
+        'torch_version': plan['torch_version'], 'variant': plan['variant'],
+        'variant_source': plan['variant_source'], 'recommended_variant': plan.get('recommended_variant'),
+        'torch_source': plan.get('torch_source'),
+        'cuda_expected': bool(expect.get('available')), 'cuda_reason': expect.get('reason') or '',
+        'numpy': bool(plan.get('numpy', True)),
+        'gpu_simulated': (gpu_facts or {}).get('source') == 'recorded',
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# the verdict on what the check run inside each environment answered (_pytorch_env_check.run)
+# --------------------------------------------------------------------------------------------------
 
 def classify_cuda_error(text):
     """Layer named by a CUDA error message from torch (research C.5), None when it says nothing."""
@@ -570,7 +589,7 @@ def classify_cuda_error(text):
 def diagnose(probe, plan, gpu_facts=None, require_cuda=False):
     """The verdict on one environment: {'ok', 'layer', 'message', ...} (layer None when ok).
 
-    probe: the pytorch_env_probe result (PROBE_SOURCE output); plan: the env's plan.
+    probe: the pytorch_env_probe result (_pytorch_env_check.run output); plan: the env's plan.
     """
     probe = probe or {}
     expect = plan.get('expect') or cuda_expectation(gpu_facts, plan['torch_version'], plan['variant'])
@@ -584,8 +603,15 @@ def diagnose(probe, plan, gpu_facts=None, require_cuda=False):
         'cuda_available': probe.get('cuda_available'), 'cuda_expected': expect['available'],
         'cuda_reason': expect['reason'],
         'devices': [d.get('name') for d in probe.get('devices') or []],
-        'matmul': dict((k, v) for k, v in (probe.get('matmul') or {}).items() if k in ('device', 'size', 'ok', 'checksum', 'error')),
+        'matmul': _check_record(probe.get('matmul'), ('device', 'size', 'ok', 'checksum', 'error')),
+        'numpy': _check_record(probe.get('numpy'), ('device', 'ok', 'version', 'location', 'missing', 'error')),
+        'numpy_expected': bool(plan.get('numpy', True)),
+        'autograd': _check_record(probe.get('autograd'), ('device', 'ok', 'grad', 'expected', 'error')),
         'torch_location': probe.get('torch_location'),
+        'recommended_variant': plan.get('recommended_variant'),
+        'torch_source': plan.get('torch_source'),
+        'check_command': plan.get('check_command'),
+        'variant_note': variant_note(plan, gpu_facts),
     }
 
     def verdict(layer, message):
@@ -630,12 +656,59 @@ def diagnose(probe, plan, gpu_facts=None, require_cuda=False):
         err = matmul.get('error') or 'wrong checksum %s' % matmul.get('checksum')
         return verdict(classify_cuda_error(err) or ('device access' if got else 'install'),
                        'matmul on %s failed: %s' % (matmul.get('device'), err))
+    numpy = probe.get('numpy') or {}
+    numpy_text = 'NumPy left out (pytorch_env_numpy: false)'
+    if numpy.get('ok'):
+        numpy_text = 'NumPy %s round trip on %s ok' % (numpy.get('version'), numpy.get('device'))
+    elif plan.get('numpy', True) or not numpy.get('missing'):
+        return verdict(*_numpy_failure(numpy, plan, got))
+    autograd = probe.get('autograd') or {}
+    if not autograd.get('ok'):
+        err = autograd.get('error') or 'the check did not run'
+        return verdict(classify_cuda_error(err) or ('device access' if got else 'install'),
+                       'autograd backward() on %s failed: %s' % (autograd.get('device'), err))
     if got:
         why = 'CUDA available on %s' % ', '.join(result['devices'])
     else:
         why = 'CUDA not available, as expected: %s' % expect['reason']
-    return verdict(None, 'torch %s ok; %s; %dx%d matmul on %s ok' % (
-        probe.get('torch_version'), why, matmul.get('size', 0), matmul.get('size', 0), matmul.get('device')))
+    return verdict(None, 'torch %s ok; %s; %s; autograd backward() on %s ok; %dx%d matmul on %s ok' % (
+        probe.get('torch_version'), why, numpy_text, autograd.get('device'),
+        matmul.get('size', 0), matmul.get('size', 0), matmul.get('device')))
+
+
+def _check_record(check, keys):
+    """The parts of one check's result the report keeps (no timings: the report is the same every run)."""
+    return dict((k, v) for k, v in (check or {}).items() if k in keys)
+
+
+def _numpy_failure(numpy, plan, got):
+    """(layer, message) of a NumPy check that did not pass."""
+    err = numpy.get('error') or 'the check did not run'
+    if numpy.get('missing'):
+        if plan.get('layered_on'):
+            return 'install', ('NumPy does not import (%s): %s has no NumPy; install it there (Debian: python3-numpy) '
+                               'or set pytorch_env_numpy: false' % (err, plan.get('layer_site_packages')))
+        return 'install', ('NumPy does not import (%s), though the shared layer should carry it (pytorch_env_numpy: '
+                           'true): the layer %s is incomplete' % (err, plan.get('layer_site_packages')))
+    return (classify_cuda_error(err) or ('device access' if got else 'install'),
+            'NumPy round trip (torch.from_numpy, .numpy()) on %s failed: %s' % (numpy.get('device'), err))
+
+
+def variant_note(plan, gpu_facts=None):
+    """Why the installed variant is not the one the probe recommends, in words; '' when it is."""
+    recommended = plan.get('recommended_variant')
+    if not recommended or plan.get('variant') == recommended:
+        return ''
+    names = ', '.join(gpu_summary(gpu_facts)['gpu_names']) or 'this host'
+    if plan.get('variant_source') == 'explicit':
+        why = "the variant is set explicitly (pytorch_env_variant, or the env's variant, is %s)" % plan['variant']
+    else:
+        why = 'variant auto chose %s' % plan['variant']
+    text = '%s build installed where the probe recommends %s (torch %s on %s): %s; wheels from %s.' % (
+        plan['variant'], recommended, plan.get('torch_version'), names, why, plan.get('torch_source') or '?')
+    if plan['variant'] == 'cpu':
+        text += ' torch uses the CPU here; for the GPU, set variant auto with an index or wheelhouse holding the %s wheels.' % recommended
+    return text
 
 
 def report(probe_results, host, gpu_facts=None, require_cuda=False):

@@ -108,11 +108,15 @@ owner_uid:
   type: int
   sample: 1001
 conda_info:
-  description: Main fields of C(conda info --json) (conda_version, python_version, root_prefix, platform, channels, envs).
+  description:
+    - Main fields of C(conda info --json) (conda_version, python_version, root_prefix, platform, channels, envs).
+    - C(stand_in) is true when the prefix was made by the tests' stand-in installer (its C(conda info) says so),
+      false for a real conda.
   returned: when O(conda_info=true) and the prefix has C(bin/conda)
   type: dict
   sample: {"conda_version": "26.3.2", "python_version": "3.13.5", "root_prefix": "/home/alice/miniforge3",
-           "platform": "linux-64", "channels": ["https://conda.anaconda.org/conda-forge/linux-64"], "envs": []}
+           "platform": "linux-64", "channels": ["https://conda.anaconda.org/conda-forge/linux-64"], "envs": [],
+           "stand_in": false}
 """
 
 import os

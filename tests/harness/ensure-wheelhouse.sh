@@ -7,16 +7,19 @@
 #   DLSTACK_TORCH_PIN    torch requirement (default torch==2.13.0+cpu, cp311 like Debian 12's python3)
 #   DLSTACK_TORCH_INDEX  index holding that build where no local find-links folder has it
 #                        (default https://download.pytorch.org/whl/cpu)
+#   DLSTACK_WHEELHOUSE_EXTRA  the other pins (default: uv, pip and NumPy, below)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 dest=${1:-$root/.cache/wheelhouse}
 pin=${DLSTACK_TORCH_PIN:-torch==2.13.0+cpu}
-# uv for pytorch_env's tool venv (keep equal to the role's pytorch_env_uv_version) and pip, which
-# every shared torch layer carries so users can add packages with `python -m pip`
-read -r -a extra_pins <<<"${DLSTACK_WHEELHOUSE_EXTRA:-uv==0.13.9 pip==26.3}"
+# uv for pytorch_env's tool venv (keep equal to the role's pytorch_env_uv_version), pip, which
+# every shared torch layer carries so users can add packages with `python -m pip`, and NumPy in the
+# range pytorch_env installs with torch 2.13 on Python 3.11 (numpy_requirement in
+# plugins/module_utils/_pytorch_env.py; a unit test keeps the two equal)
+read -r -a extra_pins <<<"${DLSTACK_WHEELHOUSE_EXTRA:-uv==0.13.9 pip==26.3 numpy>=1.26.2,<3}"
 python=${PYTHON:-python3}
 stamp=$dest/.labops-pin
-wheels() { find "$dest" -maxdepth 1 -name '*.whl' | wc -l; }
+wheels() { find "$dest/" -maxdepth 1 -name '*.whl' | wc -l; }
 
 if [ "$(cat "$stamp" 2>/dev/null)" = "$pin ${extra_pins[*]}" ]; then
   echo "wheelhouse: $dest up to date ($pin, $(wheels) wheels)"
@@ -35,4 +38,4 @@ start=$SECONDS
   --python-version 3.11 --implementation cp --abi cp311 --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 --platform any "${extra[@]}" "$pin" "${extra_pins[@]}" \
   2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 echo "$pin ${extra_pins[*]}" >"$stamp"
-echo "wheelhouse: $dest ($pin, ${extra_pins[*]} and their dependencies: $(wheels) wheels, $(du -sh "$dest" | cut -f1)) in $((SECONDS - start))s"
+echo "wheelhouse: $dest ($pin, ${extra_pins[*]} and their dependencies: $(wheels) wheels, $(du -sh "$dest/" | cut -f1)) in $((SECONDS - start))s"

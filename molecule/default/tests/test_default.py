@@ -81,6 +81,22 @@ def test_torch_as_each_user(host, user):
 
 
 @pytest.mark.parametrize("user", USERS)
+def test_dlstack_check_as_each_user(host, user):
+    # What a lab user runs: NumPy round trip, autograd and matmul pass in their own environment
+    # (Debian 12: NumPy from the shared layer; Debian 13: Debian's python3-numpy, which python3-torch depends on)
+    cmd = host.run("sudo -u %s -H /home/%s/.venvs/torch/bin/dlstack-check" % (user, user))
+    assert cmd.rc == 0, cmd.stdout + cmd.stderr
+    lines = cmd.stdout.splitlines()
+    assert lines[1].startswith("torch     %s, variant cpu (what the GPU probe recommends for this host)" % TORCH[_release(host)])
+    assert [line[:14] for line in lines[4:7]] == ["numpy     ok  ", "autograd  ok  ", "matmul    ok  "]
+    assert lines[-1] == "PASS      3 of 3 checks passed"
+    numpy_dir = {"12": "/opt/labops-dlstack/pytorch/layers/", "13": "/usr/lib/python3/dist-packages"}[_release(host)]
+    result = json.loads(host.check_output("sudo -u %s -H /home/%s/.venvs/torch/bin/dlstack-check --json" % (user, user)))
+    assert result["numpy"]["location"].startswith(numpy_dir), result["numpy"]
+    assert result["autograd"]["grad"] == [2.0, 4.0, 6.0]
+
+
+@pytest.mark.parametrize("user", USERS)
 def test_each_user_owns_their_env_and_conda(host, user):
     for path in ("/home/%s/.venvs/torch" % user, "/home/%s/miniforge3" % user):
         assert host.file(path).user == user
@@ -111,3 +127,16 @@ def test_fleet_report_on_controller():
     assert report["summary"]["by_status"] == {"no_gpu": 2}
     assert report["summary"]["torch_checks"] == 4
     assert report["summary"]["torch_checks_failed"] == 0
+    assert report["summary"]["variant_differs"] == 0  # no GPU, cpu recommended and installed
+    # per user: their own conda (the stand-in installer, labelled) and their environment with its variant
+    assert report["summary"]["conda_users"] == 4
+    assert report["summary"]["conda_stand_in_hosts"] == ["dlstack-default-debian12", "dlstack-default-debian13"]
+    for row in report["rows"]:
+        assert [u["user"] for u in row["users"]] == USERS
+        for user in row["users"]:
+            conda = user["conda"]
+            assert (conda["prefix"], conda["owner"], conda["version"], conda["stand_in"], conda["ok"]) == (
+                "/home/%s/miniforge3" % user["user"], user["user"], "26.3.2-3", True, True)
+            assert [(e["env"], e["variant"], e["recommended_variant"], e["ok"]) for e in user["envs"]] == [
+                ("torch", "cpu", "cpu", True)]
+            assert user["envs"][0]["autograd"]["ok"] is True and user["envs"][0]["numpy"]["ok"] is True

@@ -70,12 +70,15 @@ def test_summary_and_lines(h200_facts, empty_facts):
         'simulated_hosts': ['ws1'],
         'hosts_needing_action': ['down1', 'ws1'],  # ws1: bob's environment failed its check
         'torch_checks': 2, 'torch_checks_failed': 1,
+        'variant_differs': 0, 'conda_users': 0, 'conda_stand_in_hosts': [],
     }
     lines = fr.fleet_report_lines(rows)
     assert lines[0] == '3 host(s), 1 GPU(s): no_gpu=1, ok=1, unreachable=1 [SIMULATED hardware: ws1]; torch checks: 2, failed: 1'
     assert lines[1] == 'cpu1: no_gpu; no NVIDIA GPU; no driver; torch cpu'
     assert lines[2].startswith('down1: unreachable; no NVIDIA GPU; no driver; torch - -> No probe facts')
     assert lines[3] == 'ws1 [SIMULATED]: ok; NVIDIA H200 (Hopper, 9.0); 580.159.04 open; torch cu130 -> bob/torch: failed'
+    assert lines[4:] == ['  alice: no conda from labops.dlstack; env torch: torch ? (?), CUDA no',
+                         '  bob: no conda from labops.dlstack; env torch: torch ? (?), CUDA no FAILED']
 
 
 def test_verification_problems_make_an_error_row(h200_facts):
@@ -91,3 +94,50 @@ def test_verification_problems_make_an_error_row(h200_facts):
 def test_hosts_must_be_a_list():
     with pytest.raises(AnsibleFilterError, match='hosts must be a list'):
         fr.fleet_report_rows({}, 'all')
+
+
+def _demo_ws1(h200_facts):
+    """The demo's ws1: a recorded H200, the cpu build of the offline wheelhouse, the conda stand-in."""
+    from ansible_collections.labops.dlstack.plugins.module_utils import _pytorch_env as pe
+    settings = {'torch_version': '2.13.0', 'default_python': '3.11', 'variant': 'cpu', 'backend': 'venv',
+                'index_url': 'https://pypi.org/simple', 'index_url_template': '', 'offline': True,
+                'find_links': ['/opt/labops-demo/wheelhouse'], 'root': '/opt/labops-dlstack'}
+    plans = pe.plan_environments([{'user': 'alice', 'envs': [{'name': 'torch'}]}, {'user': 'bob', 'envs': [{'name': 'torch'}]}],
+                                 settings, h200_facts, {'alice': '/home/alice', 'bob': '/home/bob'})['envs']
+    probe = {'import_ok': True, 'torch_version': '2.13.0+cpu', 'torch_cuda': None, 'cuda_available': False,
+             'devices': [], 'numpy': {'device': 'cpu', 'ok': True, 'version': '2.4.6'},
+             'autograd': {'device': 'cpu', 'ok': True, 'grad': [2.0, 4.0, 6.0], 'expected': [2.0, 4.0, 6.0]},
+             'matmul': {'device': 'cpu', 'size': 256, 'ok': True, 'checksum': 16777216}}
+    conda = [{'user': 'alice', 'prefix': '/home/alice/miniforge3', 'owner': 'alice', 'distribution': 'miniforge',
+              'version': '26.3.2-3', 'conda_version': '26.3.2', 'python_version': '3.11.2', 'stand_in': True,
+              'ok': True, 'message': 'conda (alice): /home/alice/miniforge3 is miniforge 26.3.2-3 (conda 26.3.2), owned by alice'}]
+    return {'ansible_facts': {'dlstack_gpu': h200_facts},
+            'pytorch_env_results': [pe.diagnose(probe, plan, h200_facts) for plan in plans], 'conda_results': conda}
+
+
+def test_a_gpu_host_with_the_cpu_build_is_not_a_green_ok(h200_facts):
+    row = fr.fleet_report_rows({'ws1': _demo_ws1(h200_facts)}, ['ws1'])[0]
+    assert (row['status'], row['severity']) == ('ok', 'warn')
+    assert row['variant_notes'] == [
+        'alice/torch, bob/torch: cpu build installed where the probe recommends cu130 (torch 2.13.0 on NVIDIA H200): '
+        "the variant is set explicitly (pytorch_env_variant, or the env's variant, is cpu); wheels from the offline "
+        'find-links /opt/labops-demo/wheelhouse only. torch uses the CPU here; for the GPU, set variant auto with an '
+        'index or wheelhouse holding the cu130 wheels.']
+    assert row['other_variants'] == ['cpu']
+    assert [u['user'] for u in row['users']] == ['alice', 'bob']
+    assert row['users'][0]['conda']['prefix'] == '/home/alice/miniforge3'
+    assert row['users'][0]['envs'][0]['numpy'] == {'device': 'cpu', 'ok': True, 'version': '2.4.6'}
+    assert row['conda_stand_in'] is True
+    summary = fr.fleet_report_summary([row])
+    assert (summary['variant_differs'], summary['conda_users'], summary['conda_stand_in_hosts']) == (2, 1, ['ws1'])
+    assert summary['hosts_needing_action'] == ['ws1']
+    lines = fr.fleet_report_lines([row])
+    assert lines[0] == ('1 host(s), 1 GPU(s): ok=1 [SIMULATED hardware: ws1] [SIMULATED conda: stand-in installer on ws1]; '
+                        'torch checks: 2, failed: 0, not the recommended variant: 2')
+    assert lines[1] == ('ws1 [SIMULATED]: ok; NVIDIA H200 (Hopper, 9.0); 580.159.04 open; torch cu130 -> '
+                        + row['variant_notes'][0])
+    assert lines[2] == ('  alice: conda /home/alice/miniforge3 (owner alice, miniforge 26.3.2-3, conda 26.3.2) '
+                        '[SIMULATED: conda: stand-in installer]; env torch: torch 2.13.0+cpu (cpu, probe recommends '
+                        'cu130), NumPy 2.4.6, autograd ok, matmul ok, CUDA no')
+    assert lines[3] == ('  bob: no conda from labops.dlstack; env torch: torch 2.13.0+cpu (cpu, probe recommends cu130), '
+                        'NumPy 2.4.6, autograd ok, matmul ok, CUDA no')

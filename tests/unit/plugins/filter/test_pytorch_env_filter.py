@@ -42,6 +42,8 @@ def test_plan_rejects_non_dict_settings():
 def test_diagnose_and_report():
     env = F['pytorch_env_plan']([{'user': 'bob'}], SETTINGS, CONTAINER, GETENT)['envs'][0]
     probe = {'import_ok': True, 'torch_version': '2.13.0+cpu', 'cuda_available': False,
+             'numpy': {'device': 'cpu', 'ok': True, 'version': '2.4.6'},
+             'autograd': {'device': 'cpu', 'ok': True, 'grad': [2.0, 4.0, 6.0], 'expected': [2.0, 4.0, 6.0]},
              'matmul': {'device': 'cpu', 'size': 8, 'ok': True, 'checksum': 512}}
     assert F['pytorch_env_diagnose'](probe, env, CONTAINER)['ok'] is True
     with pytest.raises(AnsibleFilterError, match='one plan of pytorch_env_plan'):

@@ -307,6 +307,7 @@ EXPECTED_INFO = {
     'platform': 'linux-64',
     'channels': ['https://conda.anaconda.org/conda-forge/linux-64', 'https://conda.anaconda.org/conda-forge/noarch'],
     'envs': ['/home/alice/miniforge3'],
+    'stand_in': False,
 }
 
 
@@ -388,3 +389,44 @@ def test_read_prefix_plain_directory(tmp_path):
 ])
 def test_detect_distribution(records, expected):
     assert _conda.detect_distribution(records) == expected
+
+
+STANDIN = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', 'molecule', 'conda', 'files',
+                       'Miniforge3-standin-Linux-x86_64.sh')
+INSTALLER = {'version': '26.3.2-3', 'conda_version': '26.3.2'}
+
+
+def _standin_result(tmp_path):
+    """The registered conda_prefix_info result for a prefix the tests' stand-in installer really made."""
+    import subprocess
+    prefix = str(tmp_path / 'miniforge3')
+    subprocess.run(['sh', STANDIN, '-b', '-p', prefix], check=True, capture_output=True, env=dict(os.environ, HOME=str(tmp_path)))
+    with open(os.path.join(prefix, _conda.MARKER_NAME), 'w', encoding='utf-8') as handle:
+        json.dump({'distribution': 'miniforge', 'version': '26.3.2-3'}, handle)  # what the role writes after it
+    info = subprocess.run([prefix + '/bin/conda', 'info', '--json'], check=True, capture_output=True, text=True).stdout
+    result = dict(_conda.read_prefix(prefix), conda_info=_conda.parse_conda_info(info))
+    result['__conda_user'] = {'name': 'alice', 'uid': os.getuid(), 'prefix': prefix, 'state': 'present'}
+    return prefix, result
+
+
+def test_verify_summary_of_the_stand_in(tmp_path):
+    prefix, result = _standin_result(tmp_path)
+    assert result['conda_info']['stand_in'] is True
+    python = result['conda_info']['python_version']  # the stand-in's base is the system python3
+    assert python.count('.') == 2
+    assert _conda.verify_summary([result, {'skipped': True, '__conda_user': {'name': 'bob'}}], INSTALLER) == [{
+        'user': 'alice', 'prefix': prefix, 'owner': 'alice', 'distribution': 'miniforge', 'version': '26.3.2-3',
+        'conda_version': '26.3.2', 'python_version': python, 'stand_in': True, 'ok': True,
+        'message': 'conda (alice): %s is miniforge 26.3.2-3 (conda 26.3.2), owned by alice' % prefix}]
+
+
+def test_verify_summary_names_what_is_wrong(tmp_path):
+    prefix, result = _standin_result(tmp_path)
+    uid = os.getuid()
+    result['__conda_user'] = dict(result['__conda_user'], uid=uid + 1)
+    result['conda_info'] = dict(result['conda_info'], conda_version='26.1.0')
+    entry = _conda.verify_summary([result], dict(INSTALLER, version='26.3.2-4'))[0]
+    assert (entry['ok'], entry['owner']) == (False, 'uid %d' % uid)
+    assert entry['message'] == (
+        'conda (alice): %s holds 26.3.2-3, expected 26.3.2-4; conda 26.1.0, expected 26.3.2; owned by uid %d, not alice'
+        % (prefix, uid))

@@ -59,9 +59,20 @@ def test_plan_two_users_share_one_layer():
     layer = plan['layers'][0]
     assert alice['layer_site_packages'] == bob['layer_site_packages'] == layer['site_packages']
     assert layer['dir'].startswith('/opt/labops-dlstack/pytorch/layers/py3.11-torch2.13.0-cpu-')
-    assert layer['requirements'] == ['torch==2.13.0+cpu']
-    assert layer['install_argv'][-4:] == ['--extra-index-url', 'https://download.pytorch.org/whl/cpu',
-                                          'torch==2.13.0+cpu', 'pip']
+    assert layer['requirements'] == ['torch==2.13.0+cpu', 'numpy>=1.26.2,<3']
+    assert layer['install_argv'][-5:] == ['--extra-index-url', 'https://download.pytorch.org/whl/cpu',
+                                          'torch==2.13.0+cpu', 'numpy>=1.26.2,<3', 'pip']
+    assert (alice['numpy'], alice['recommended_variant']) == (True, 'cpu')
+    assert alice['torch_source'] == 'https://download.pytorch.org/whl/cpu'
+    assert (plan['check_path'], alice['check_path']) == ('/opt/labops-dlstack/pytorch/dlstack_check.py',) * 2
+    assert alice['check_private'] is False
+    assert alice['check_command'] == '/home/alice/.venvs/torch/bin/dlstack-check'
+    assert alice['check_expect_path'] == '/home/alice/.venvs/torch/labops-dlstack-check.json'
+    assert alice['check_expect'] == {
+        'managed_by': 'labops.dlstack.pytorch_env', 'user': 'alice', 'env': 'torch', 'torch_version': '2.13.0',
+        'variant': 'cpu', 'variant_source': 'auto', 'recommended_variant': 'cpu',
+        'torch_source': 'https://download.pytorch.org/whl/cpu', 'cuda_expected': False,
+        'cuda_reason': alice['expect']['reason'], 'numpy': True, 'gpu_simulated': False}
     assert alice['create_argv'] == ['/usr/bin/python3.11', '-m', 'venv', '--without-pip', '--prompt', 'torch',
                                     '/home/alice/.venvs/torch']
     assert alice['expect']['available'] is False
@@ -81,7 +92,8 @@ def test_wheelhouse_only_sources():
     settings = dict(SETTINGS, index_url_template='', find_links=['/opt/wheels'], offline=True)
     layer = pe.plan_environments([{'user': 'bob'}], settings, CONTAINER, HOMES)['layers'][0]
     assert layer['install_argv'][10:] == [
-        '--index-url', 'https://pypi.org/simple', '--find-links', '/opt/wheels', '--offline', 'torch==2.13.0+cpu', 'pip']
+        '--index-url', 'https://pypi.org/simple', '--find-links', '/opt/wheels', '--offline', 'torch==2.13.0+cpu',
+        'numpy>=1.26.2,<3', 'pip']
 
 
 def test_auto_on_h200_takes_the_probes_recommendation(h200_facts):
@@ -170,7 +182,8 @@ def test_conda_backend_and_domain_libraries():
     assert env['path'] == '/home/bob/miniforge3/envs/x'
     assert env['create_argv'] == ['/home/bob/miniforge3/bin/conda', 'create', '--yes', '--quiet', '--prefix',
                                   '/home/bob/miniforge3/envs/x', 'python=3.11']
-    assert env['requirements'] == ['torch==2.13.0+cpu', 'torchvision==0.28.0+cpu', 'torchaudio==2.11.0+cpu']
+    assert env['requirements'] == ['torch==2.13.0+cpu', 'torchvision==0.28.0+cpu', 'torchaudio==2.11.0+cpu',
+                                   'numpy>=1.26.2,<3']
     assert env['env_site_packages'] == '/home/bob/miniforge3/envs/x/lib/python3.11/site-packages'
 
 
@@ -181,6 +194,58 @@ def test_layered_on_a_preinstalled_torch_builds_no_layer():
     assert plan['layers'] == []
     assert plan['envs'][0]['layer'] is None
     assert plan['envs'][0]['layer_site_packages'] == '/opt/torch/.venv/lib/python3.12/site-packages'
+    # NumPy is not installed by the role there, but still expected (and checked) in the environment
+    assert plan['envs'][0]['numpy'] is True
+    assert plan['envs'][0]['torch_source'] == 'the preinstalled torch in /opt/torch/.venv/lib/python3.12/site-packages'
+
+
+def test_without_root_each_environment_carries_its_own_check():
+    # molecule/gpu: a user without sudo on a host with a preinstalled torch; nothing root-owned can be written
+    settings = dict(SETTINGS, shared_check=False, system_site_packages_from='/opt/torch/lib/python3.12/site-packages',
+                    default_python='3.12')
+    plan = pe.plan_environments([{'user': 'bob', 'envs': [{'name': 'gpu-check'}]}], settings, CONTAINER, HOMES)
+    env = plan['envs'][0]
+    assert plan['check_path'] is None
+    assert (env['check_private'], env['check_path']) == (
+        True, '/home/bob/.venvs/gpu-check/share/labops-dlstack/dlstack_check.py')
+    assert env['check_command'] == '/home/bob/.venvs/gpu-check/bin/dlstack-check'
+
+
+def test_numpy_can_be_left_out():
+    settings = dict(SETTINGS, numpy=False)
+    plan = pe.plan_environments([{'user': 'bob'}, {'user': 'alice', 'envs': [{'name': 'np', 'numpy': True}]}],
+                                settings, CONTAINER, HOMES)
+    alice, bob = sorted(plan['envs'], key=lambda e: e['user'])
+    assert (bob['numpy'], bob['requirements'], bob['check_expect']['numpy']) == (False, ['torch==2.13.0+cpu'], False)
+    assert (alice['numpy'], alice['requirements']) == (True, ['torch==2.13.0+cpu', 'numpy>=1.26.2,<3'])
+    assert len(plan['layers']) == 2  # a different wheel set is a different layer
+
+
+@pytest.mark.parametrize('torch_version, python, requirement', [
+    ('2.13.0', '3.11', 'numpy>=1.26.2,<3'),
+    ('2.13.0', '3.10', 'numpy>=1.23.2,<3'),
+    ('2.13.0', '3.12', 'numpy>=1.26.2,<3'),
+    ('2.13.0', '3.13', 'numpy>=2.1.2,<3'),
+    ('2.13.0', '3.15', 'numpy>=2.3.4,<3'),   # no newer row: 3.14's
+    ('2.6.0', '3.9', 'numpy>=1.23.2,<3'),    # below the table: 3.10's
+    ('2.4.1+cu121', '3.12', 'numpy>=1.26.2,<3'),
+])
+def test_numpy_requirement(torch_version, python, requirement):
+    assert pe.numpy_requirement(torch_version, python) == requirement
+
+
+def test_every_torch_release_is_built_against_numpy_2():
+    # every release in the tables is >= 2.3, so all of them take NumPy 1.x or 2.x, never 3
+    assert all(gk.parse_version(r) >= gk.parse_version(pe.NUMPY_ABI2_SINCE_TORCH) for r in gk.TORCH_RELEASES)
+
+
+def test_the_wheelhouse_carries_the_numpy_the_tests_plan():
+    # tests/harness/ensure-wheelhouse.sh downloads for cp311 what the plan of torch 2.13.0 on Python 3.11 asks
+    import os
+    root = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..')
+    with open(os.path.join(root, 'tests', 'harness', 'ensure-wheelhouse.sh'), encoding='utf-8') as handle:
+        script = handle.read()
+    assert pe.numpy_requirement('2.13.0', '3.11') in script.split('DLSTACK_WHEELHOUSE_EXTRA:-', 1)[1].split('}', 1)[0]
 
 
 @pytest.mark.parametrize('torch_version, expected', [
@@ -206,7 +271,9 @@ def _cpu_env():
 def _probe(**over):
     probe = {'import_ok': True, 'torch_version': '2.13.0+cpu', 'torch_cuda': None, 'cuda_available': False,
              'cuda_error': None, 'arch_list': [], 'devices': [],
-             'matmul': {'device': 'cpu', 'size': 256, 'ok': True, 'checksum': 16777216}}
+             'numpy': {'device': 'cpu', 'ok': True, 'version': '2.4.6', 'seconds': 0.0004},
+             'autograd': {'device': 'cpu', 'ok': True, 'grad': [2.0, 4.0, 6.0], 'expected': [2.0, 4.0, 6.0], 'seconds': 0.001},
+             'matmul': {'device': 'cpu', 'size': 256, 'ok': True, 'checksum': 16777216, 'seconds': 0.002}}
     probe.update(over)
     return probe
 
@@ -217,7 +284,13 @@ def test_diagnose_cpu_in_container_ok():
     assert verdict['message'] == (
         'bob/pytorch: torch 2.13.0+cpu ok; CUDA not available, as expected: gpu_facts status no_gpu: no NVIDIA GPU is '
         'visible on this host (a container without GPU devices passed through); and the cpu variant is built '
-        'without CUDA; 256x256 matmul on cpu ok')
+        'without CUDA; NumPy 2.4.6 round trip on cpu ok; autograd backward() on cpu ok; 256x256 matmul on cpu ok')
+    # the report keeps what each check found, without its timing (the report is the same every run)
+    assert verdict['numpy'] == {'device': 'cpu', 'ok': True, 'version': '2.4.6'}
+    assert verdict['autograd'] == {'device': 'cpu', 'ok': True, 'grad': [2.0, 4.0, 6.0], 'expected': [2.0, 4.0, 6.0]}
+    assert verdict['matmul'] == {'device': 'cpu', 'size': 256, 'ok': True, 'checksum': 16777216}
+    assert (verdict['numpy_expected'], verdict['recommended_variant'], verdict['variant_note']) == (True, 'cpu', '')
+    assert verdict['check_command'] == '/home/bob/.venvs/pytorch/bin/dlstack-check'
 
 
 @pytest.mark.parametrize('over, layer, start', [
@@ -229,6 +302,14 @@ def test_diagnose_cpu_in_container_ok():
     ({'cuda_available': True}, 'device access', 'bob/pytorch: torch.cuda.is_available() is True, but gpu_facts said'),
     ({'matmul': {'device': 'cpu', 'size': 4, 'ok': False, 'error': 'RuntimeError: boom'}}, 'install',
      'bob/pytorch: matmul on cpu failed: RuntimeError: boom'),
+    ({'numpy': {'device': 'cpu', 'ok': False, 'missing': True, 'error': "ModuleNotFoundError: No module named 'numpy'"}},
+     'install', "bob/pytorch: NumPy does not import (ModuleNotFoundError: No module named 'numpy'), though the shared "
+     "layer should carry it (pytorch_env_numpy: true): the layer /opt/labops-dlstack/pytorch/layers/py3.11-torch2.13.0-cpu-"),
+    ({'numpy': {'device': 'cpu', 'ok': False, 'version': '2.4.6', 'error': 'expected [[0.0, 2.0]], got [[0.0, 3.0]]'}},
+     'install', 'bob/pytorch: NumPy round trip (torch.from_numpy, .numpy()) on cpu failed: expected [[0.0, 2.0]]'),
+    ({'autograd': {'device': 'cpu', 'ok': False, 'error': 'x.grad is [2.0, 4.0, 7.0], expected [2.0, 4.0, 6.0]'}},
+     'install', 'bob/pytorch: autograd backward() on cpu failed: x.grad is [2.0, 4.0, 7.0], expected [2.0, 4.0, 6.0]'),
+    ({'autograd': None}, 'install', 'bob/pytorch: autograd backward() on None failed: the check did not run'),
 ])
 def test_diagnose_failures_name_the_layer(over, layer, start):
     verdict = pe.diagnose(_probe(**over), _cpu_env(), CONTAINER)
@@ -249,6 +330,8 @@ def _h200_probe(fixture_text, **over):
     probe = {'import_ok': True, 'torch_version': version, 'torch_cuda': cuda, 'cuda_available': True,
              'cuda_error': None, 'arch_list': arch_list,
              'devices': [{'index': 0, 'name': 'NVIDIA H200', 'capability': '9.0'}],
+             'numpy': {'device': 'cuda:0', 'ok': True, 'version': '2.4.6'},
+             'autograd': {'device': 'cuda:0', 'ok': True, 'grad': [2.0, 4.0, 6.0], 'expected': [2.0, 4.0, 6.0]},
              'matmul': {'device': 'cuda:0', 'size': 256, 'ok': True, 'checksum': 16777216}}
     probe.update(over)
     return probe
@@ -257,6 +340,7 @@ def _h200_probe(fixture_text, **over):
 def test_diagnose_h200_ok(h200_facts, fixture_text):
     verdict = pe.diagnose(_h200_probe(fixture_text), _h200_env(h200_facts), h200_facts, require_cuda=True)
     assert verdict['message'] == ('ubuntu/pytorch: torch 2.11.0+cu130 ok; CUDA available on NVIDIA H200; '
+                                  'NumPy 2.4.6 round trip on cuda:0 ok; autograd backward() on cuda:0 ok; '
                                   '256x256 matmul on cuda:0 ok')
     assert (verdict['ok'], verdict['cuda_expected'], verdict['devices']) == (True, True, ['NVIDIA H200'])
 
@@ -271,6 +355,42 @@ def test_diagnose_h200_ok(h200_facts, fixture_text):
 def test_diagnose_h200_mismatch(h200_facts, fixture_text, over, layer):
     verdict = pe.diagnose(_h200_probe(fixture_text, **over), _h200_env(h200_facts), h200_facts)
     assert (verdict['ok'], verdict['layer']) == (False, layer)
+
+
+def test_numpy_left_out_and_absent_is_fine():
+    env = pe.plan_environments([{'user': 'bob'}], dict(SETTINGS, numpy=False), CONTAINER, HOMES)['envs'][0]
+    probe = _probe(numpy={'device': 'cpu', 'ok': False, 'missing': True, 'error': "ModuleNotFoundError: No module named 'numpy'"})
+    verdict = pe.diagnose(probe, env, CONTAINER)
+    assert verdict['ok'] is True
+    assert 'NumPy left out (pytorch_env_numpy: false); autograd backward() on cpu ok' in verdict['message']
+
+
+def test_numpy_missing_from_a_preinstalled_torch():
+    settings = dict(SETTINGS, system_site_packages_from='/usr/lib/python3/dist-packages', default_python='3.13',
+                    torch_version='2.6.0')
+    env = pe.plan_environments([{'user': 'bob'}], settings, CONTAINER, HOMES)['envs'][0]
+    probe = _probe(torch_version='2.6.0+debian',
+                   numpy={'device': 'cpu', 'ok': False, 'missing': True, 'error': "ModuleNotFoundError: No module named 'numpy'"})
+    verdict = pe.diagnose(probe, env, CONTAINER)
+    assert (verdict['ok'], verdict['layer']) == (False, 'install')
+    assert verdict['message'] == (
+        "bob/pytorch: NumPy does not import (ModuleNotFoundError: No module named 'numpy'): /usr/lib/python3/dist-packages "
+        'has no NumPy; install it there (Debian: python3-numpy) or set pytorch_env_numpy: false')
+
+
+def test_a_variant_other_than_the_recommendation_says_why(h200_facts):
+    # the demo's H200 (recorded capture): cpu from an offline wheelhouse, where the probe recommends cu130
+    settings = dict(SETTINGS, variant='cpu', index_url_template='', find_links=['/opt/labops-demo/wheelhouse'],
+                    offline=True)
+    env = pe.plan_environments([{'user': 'alice', 'envs': [{'name': 'torch'}]}], settings, h200_facts, HOMES)['envs'][0]
+    verdict = pe.diagnose(_probe(), env, h200_facts)
+    assert (verdict['ok'], verdict['variant'], verdict['recommended_variant']) == (True, 'cpu', 'cu130')
+    assert verdict['variant_note'] == (
+        'cpu build installed where the probe recommends cu130 (torch 2.13.0 on NVIDIA H200): the variant is set '
+        "explicitly (pytorch_env_variant, or the env's variant, is cpu); wheels from the offline find-links "
+        '/opt/labops-demo/wheelhouse only. torch uses the CPU here; for the GPU, set variant auto with an index '
+        'or wheelhouse holding the cu130 wheels.')
+    assert env['check_expect']['recommended_variant'] == 'cu130'
 
 
 def test_require_cuda_fails_where_the_facts_say_no():
@@ -289,17 +409,6 @@ def test_report_is_stable_and_lists_skipped():
     assert rep['summary'][0] == 'h1: gpu_facts status no_gpu'
     assert rep['summary'][1].startswith('OK   bob/pytorch: torch 2.13.0+cpu ok')
     assert rep['summary'][2] == 'SKIP alice/pytorch: not verified (check mode, environment not created yet)'
-
-
-def test_probe_source_runs_without_torch(tmp_path):
-    # stand-in for an environment without torch: this interpreter, with torch hidden
-    import subprocess
-    import sys
-    (tmp_path / 'torch.py').write_text('raise ImportError("hidden for the test")\n')
-    out = subprocess.run([sys.executable, '-c', 'import sys; sys.path.insert(0, %r); exec(%r)' % (str(tmp_path), pe.PROBE_SOURCE)],
-                         capture_output=True, text=True, check=True)
-    result = json.loads(out.stdout)
-    assert (result['import_ok'], result['import_error']) == (False, 'ImportError: hidden for the test')
 
 
 @pytest.mark.parametrize('text, layer', [

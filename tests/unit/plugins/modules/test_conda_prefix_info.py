@@ -64,6 +64,7 @@ def test_conda_info_runs_the_prefix_conda(capsys, tmp_path):
         'platform': 'linux-64',
         'channels': ['https://conda.anaconda.org/conda-forge/linux-64', 'https://conda.anaconda.org/conda-forge/noarch'],
         'envs': ['/home/alice/miniforge3'],
+        'stand_in': False,
     }
 
 

@@ -1,19 +1,21 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""pytorch_env_probe: output parsing, and a real run of the probe with this interpreter.
+"""pytorch_env_probe: output parsing, the source it sends, and a real run of it with this interpreter.
 
 No environment with torch exists in CI's unit stage: the run uses this interpreter with a tiny
-stand-in `torch` package (version, CUDA API answering "not available", ones/matmul on lists) -
-enough to prove the probe's own logic and JSON, not torch itself (molecule/pytorch_env does that).
+stand-in `torch` package (version, CUDA API answering "not available", ones/matmul on lists, no
+tensor() and so no autograd) - enough to prove the check's own logic and JSON, not torch itself
+(molecule/pytorch_env and molecule/default run it against the real torch and NumPy).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
 from ansible_collections.labops.dlstack.plugins.modules import pytorch_env_probe as m
-from ansible_collections.labops.dlstack.plugins.module_utils._pytorch_env import PROBE_SOURCE
+from ansible_collections.labops.dlstack.plugins.module_utils import _pytorch_env_check as check
 
 FAKE_TORCH = '''
 __version__ = "2.13.0+cpu"
@@ -47,15 +49,59 @@ def test_parse_probe_output_without_json():
         'import_ok': False, 'error': 'the probe printed no result (rc=1): Segmentation fault'}
 
 
-def test_probe_source_with_stand_in_torch(tmp_path):
+def test_the_module_sends_the_file_the_role_installs():
+    # one source: the text the module runs is the file roles/pytorch_env/tasks/install-check.yml copies
+    with open(check.__file__, encoding='utf-8') as handle:
+        assert m.check_source() == handle.read()
+
+
+def _run_source(tmp_path, *args):
     pkg = tmp_path / 'torch'
     pkg.mkdir()
     (pkg / '__init__.py').write_text(FAKE_TORCH)
-    code = 'import sys; sys.path.insert(0, %r); sys.argv[1:] = ["8"]; exec(%r)' % (str(tmp_path), PROBE_SOURCE)
-    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True)
+    hide = tmp_path / 'numpy'  # whatever this interpreter has: NumPy is absent for the test
+    hide.mkdir()
+    (hide / '__init__.py').write_text('raise ModuleNotFoundError("No module named \'numpy\'", name="numpy")\n')
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    return subprocess.run([sys.executable, '-c', m.check_source()] + list(args), capture_output=True, text=True,
+                          env=env, check=False)
+
+
+def test_check_source_with_stand_in_torch(tmp_path):
+    out = _run_source(tmp_path, '--json', '--no-expect', '--size', '8')
+    assert out.returncode == 1  # no NumPy, no autograd in the stand-in: two failed checks
     result = json.loads(out.stdout)
     assert result['import_ok'] is True
-    assert (result['torch_version'], result['torch_cuda'], result['cuda_available']) == ('2.13.0+cpu', None, False)
+    assert (result['torch_version'], result['torch_cuda'], result['variant'], result['cuda_available']) == (
+        '2.13.0+cpu', None, 'cpu', False)
     assert result['torch_location'] == str(tmp_path)
-    assert result['devices'] == []
-    assert result['matmul'] == {'device': 'cpu', 'size': 8, 'ok': True, 'checksum': 512}
+    assert (result['devices'], result['device']) == ([], 'cpu')
+    assert {k: v for k, v in result['matmul'].items() if k != 'seconds'} == {
+        'device': 'cpu', 'size': 8, 'ok': True, 'checksum': 512}
+    assert result['matmul']['seconds'] >= 0
+    assert result['numpy'] == {'ok': False, 'missing': True, 'device': 'cpu',
+                               'error': "ModuleNotFoundError: No module named 'numpy'",
+                               'seconds': result['numpy']['seconds']}
+    assert result['autograd']['ok'] is False
+    assert result['autograd']['error'] == "AttributeError: module 'torch' has no attribute 'tensor'"
+    assert result['failures'] == ["numpy: ModuleNotFoundError: No module named 'numpy'",
+                                  "autograd: AttributeError: module 'torch' has no attribute 'tensor'"]
+    assert result['passed'] is False
+
+
+def test_check_source_text_output_and_exit_status(tmp_path):
+    out = _run_source(tmp_path, '--no-expect', '--size', '4')
+    assert out.returncode == 1
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith('dlstack-check: ')
+    assert lines[2] == 'CUDA      not available: this torch is the cpu build, compiled without CUDA'
+    assert lines[4] == "numpy     FAIL  ModuleNotFoundError: No module named 'numpy'"
+    assert lines[5] == "autograd  FAIL  AttributeError: module 'torch' has no attribute 'tensor'"
+    assert lines[6].startswith('matmul    ok    4x4 ones @ ones on cpu: checksum 64 = 4**3   ')
+    assert lines[-1].startswith('FAIL      2 problem(s): numpy: ')
+
+
+def test_check_source_usage_error(tmp_path):
+    out = _run_source(tmp_path, '--size', 'many')
+    assert out.returncode == 2
+    assert out.stderr.startswith("dlstack-check: --size: 'many' is not a positive whole number\nusage: dlstack-check")
