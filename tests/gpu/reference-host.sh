@@ -99,7 +99,7 @@ playbook() {  # playbook LOG ARGS...: ansible-playbook with the step's log; its 
     echo "NOT RUN: the time budget of ${budget}s (DLSTACK_GPU_BUDGET) is spent" | tee "$log"
     return 124
   fi
-  timeout "$secs" "$venv/bin/ansible-playbook" "$@" 2>&1 | tee "$log"
+  timeout "$secs" "$venv/bin/python" "$venv/bin/ansible-playbook" "$@" 2>&1 | tee "$log"
   return "${PIPESTATUS[0]}"
 }
 
@@ -149,7 +149,7 @@ if ! { "$py" -m venv --without-pip "$venv" &&
        mkdir -p "$work/collections/ansible_collections/labops" &&
        ln -sfn "$repo" "$work/collections/ansible_collections/labops/dlstack" &&
        tar -C "$work/collections/ansible_collections" -xzf "$(compgen -G "$kit/community-general-*.tar.gz" | head -n 1)" &&
-       "$venv/bin/ansible" --version; } > "$work/logs/0-prepare.log" 2>&1; then
+       "$venv/bin/python" "$venv/bin/ansible" --version; } > "$work/logs/0-prepare.log" 2>&1; then
   prepared=false
 fi
 cat "$work/logs/0-prepare.log"
@@ -191,7 +191,7 @@ echo "== step 1 facts: labops.dlstack.gpu_facts live, then bench/gpu_facts_bench
 margs="torch_version=$torch_release"
 [ -n "$rehearsal" ] && margs+=" sysfs_root=$rehearsal/gpu/sys procfs_root=$rehearsal/gpu/proc nvidia_smi_path=$smi"
 ta=$EPOCHREALTIME
-timeout "$(left)" "$venv/bin/ansible" localhost "${inv[@]}" -m labops.dlstack.gpu_facts -a "$margs" \
+timeout "$(left)" "$venv/bin/python" "$venv/bin/ansible" localhost "${inv[@]}" -m labops.dlstack.gpu_facts -a "$margs" \
   --tree "$work/proofs/gpu_facts" > "$work/logs/1-facts.log" 2>&1
 secs=$(awk -v a="$ta" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
 cat "$work/logs/1-facts.log"
