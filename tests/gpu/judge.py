@@ -262,7 +262,10 @@ def step_torch(args):
     v.check('layered on %s' % args.site_packages, (env.get('torch_location') or '').startswith(args.site_packages),
             env.get('torch_location'))
     matmul = env.get('matmul') or {}
-    extra = dict((k, val) for k, val in env.items() if isinstance(val, dict) and 'ok' in val and k != 'matmul')
+    # further checks of the verification (NumPy, autograd, ...): any entry {'ok': ...} of the env's
+    # record, or of a 'checks' dict in it, besides the matmul
+    candidates = dict(env, **(env.get('checks') if isinstance(env.get('checks'), dict) else {}))
+    extra = dict((k, val) for k, val in candidates.items() if isinstance(val, dict) and 'ok' in val and k != 'matmul')
     if args.rehearsal:
         v.check('torch.cuda.is_available() False (CPU build)', env.get('cuda_available') is False, env.get('cuda_available'))
         v.check('matmul on cpu ok', matmul.get('ok') is True and matmul.get('device') == 'cpu', matmul)

@@ -167,6 +167,7 @@ def test_torch_pass_on_cuda0(tmp_path, monkeypatch, capsys):
     {'user': 'root'},
     {'torch_location': '/home/ubuntu/.venvs/gpu-check/lib/python3.12/site-packages'},
     {'autograd': {'ok': False, 'device': 'cuda:0'}},
+    {'checks': {'numpy': {'ok': False, 'error': 'ImportError: numpy'}}},
 ])
 def test_torch_fail(tmp_path, monkeypatch, change):
     assert _torch(tmp_path, monkeypatch, **change) == judge.FAIL
