@@ -23,7 +23,7 @@ export DLSTACK_WHEELHOUSE ?= $(CURDIR)/.cache/wheelhouse
 MOLECULE_NOT_IN_CI := gpu conda_online
 MOLECULE_SCENARIOS ?= $(filter-out $(MOLECULE_NOT_IN_CI),$(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
-.PHONY: faults help test setup venv tools docker images wheelhouse collection unit lint sanity changelog molecule build ee demo demo-down clean
+.PHONY: faults help test setup venv tools docker images wheelhouse collection unit lint sanity changelog molecule build ee demo demo-down clean gpu-kit gpu-rehearsal
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -84,6 +84,12 @@ molecule: setup  ## every Molecule scenario under molecule/
 
 faults: setup  ## fault and bad-input tests: check mode, 34 invalid inputs, interrupts, checksum, archive down
 	python -m pytest tests/integration -q -p no:cacheprovider
+
+gpu-kit: venv  ## offline kit for the reference GPU host (cp312 wheels of ansible-core, pip, community.general) in .cache/gpu-kit/cp312
+	bash tests/gpu/fetch-kit.sh 3.12
+
+gpu-rehearsal: setup  ## tests/gpu/reference-host.sh rehearsed in a container against the recorded H200 (no GPU; see tests/gpu/README.md)
+	bash tests/gpu/rehearse.sh
 
 demo: setup  ## main job: a throwaway demo lab of three containers, site.yml on it, the fleet report
 	bash demo/run.sh

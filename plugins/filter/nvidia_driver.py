@@ -15,6 +15,7 @@ from ansible_collections.labops.dlstack.plugins.module_utils._nvidia_driver impo
     candidate_packages,
     cuda_repo_path,
     family_packages,
+    parse_dpkg_query,
     parse_apt_cache_policy,
     plan,
     reboot_decision,
@@ -61,6 +62,11 @@ def nvidia_driver_family(installed):
     return family_packages(installed)
 
 
+def dpkg_installed(text):
+    """`dpkg-query -W -f='${db:Status-Status}\\t${Package}\\t${Version}\\n'` stdout -> {name: version}."""
+    return parse_dpkg_query(text)
+
+
 def nvidia_driver_repo_path(distribution, version, architecture):
     """'Ubuntu' | nvidia_driver_repo_path('24.04', 'x86_64') -> 'ubuntu2404/x86_64' (None if unsupported)."""
     return cuda_repo_path(distribution, version, architecture)
@@ -82,6 +88,7 @@ class FilterModule:
             'nvidia_driver_reboot': nvidia_driver_reboot,
             'nvidia_driver_verify': nvidia_driver_verify,
             'nvidia_driver_family': nvidia_driver_family,
+            'dpkg_installed': dpkg_installed,
             'nvidia_driver_repo_path': nvidia_driver_repo_path,
             'nvidia_driver_uu_blacklist': nvidia_driver_uu_blacklist,
         }

@@ -168,6 +168,28 @@ def parse_apt_cache_policy(text):
     return result
 
 
+# dpkg states (dpkg-query(1), db:Status-Status) in which a package is on disk, wholly or in part.
+# 'not-installed' and 'config-files' (removed, configuration kept) are not installed.
+DPKG_PRESENT_STATES = ('installed', 'half-configured', 'unpacked', 'half-installed', 'triggers-awaited',
+                       'triggers-pending')
+
+
+def parse_dpkg_query(text):
+    """`dpkg-query -W -f='${db:Status-Status}\\t${Package}\\t${Version}\\n'` stdout -> {name: version}.
+
+    The installed packages without python-apt (which package_facts needs and minimal images lack).
+    Packages in 'not-installed' or 'config-files' state are left out; a package installed for two
+    architectures appears once.
+    """
+    result = {}
+    for line in (text or '').splitlines():
+        fields = line.split('\t')
+        if len(fields) != 3 or fields[0] not in DPKG_PRESENT_STATES or not fields[1]:
+            continue
+        result[fields[1]] = fields[2]
+    return result
+
+
 def installed_versions(installed):
     """package_facts['packages'] ({name: [{'version': ..}]}) or {name: version} -> {name: version}."""
     result = {}

@@ -449,3 +449,38 @@ def test_uu_blacklist_matches_driver_packages_only():
     assert [n for n in ('nvidia-smi', 'libnvidia-ml1', 'libcuda1', 'linux-modules-nvidia-580-server-open-generic',
                         'linux-image-generic', 'cuda-toolkit-12-8', 'libcudnn9') if blocked(n)] == [
         'nvidia-smi', 'libnvidia-ml1', 'libcuda1', 'linux-modules-nvidia-580-server-open-generic']
+
+
+# `dpkg-query -W -f='${db:Status-Status}\t${Package}\t${Version}\n' sudo libc6 python3-apt libapt-pkg6.0`
+# in labops-dlstack/debian:12 after `SUDO_FORCE_REMOVE=yes dpkg -r sudo python3-apt` (recorded), plus a
+# half-configured line of the same format and a line that is not (a warning on stdout).
+DPKG_QUERY_DEBIAN12 = (
+    'installed\tlibapt-pkg6.0\t2.6.1\n'
+    'installed\tlibc6\t2.36-9+deb12u14\n'
+    'not-installed\tpython3-apt\t\n'
+    'config-files\tsudo\t1.9.13p3-1+deb12u4\n'
+    'half-configured\tnvidia-kernel-dkms\t535.261.03-1\n'
+    'dpkg-query: warning: something\n'
+)
+
+
+def test_parse_dpkg_query_keeps_packages_on_disk_only():
+    assert nd.parse_dpkg_query(DPKG_QUERY_DEBIAN12) == {
+        'libapt-pkg6.0': '2.6.1', 'libc6': '2.36-9+deb12u14', 'nvidia-kernel-dkms': '535.261.03-1'}
+    assert nd.parse_dpkg_query('') == {}
+    assert nd.parse_dpkg_query(None) == {}
+
+
+def test_dpkg_query_result_plans_like_package_facts(h200):
+    # the plan reads {name: version} as it reads package_facts' {name: [{'version': ...}]}
+    installed = nd.parse_dpkg_query('installed\tnvidia-driver\t535.261.03-1\ninstalled\tlibcuda1\t535.261.03-1\n')
+    assert nd.family_packages(installed) == ['libcuda1', 'nvidia-driver']
+    facts = {'nvidia-driver': [{'version': '535.261.03-1'}], 'libcuda1': [{'version': '535.261.03-1'}]}
+    kwargs = dict(distribution='Debian', distribution_version='12', kernel_release='6.1.0-40-amd64')
+    assert nd.plan(h200, installed=installed, **kwargs) == nd.plan(h200, installed=facts, **kwargs)
+
+
+def test_dpkg_installed_filter():
+    from ansible_collections.labops.dlstack.plugins.filter import nvidia_driver as flt
+    assert flt.FilterModule().filters()['dpkg_installed'] is flt.dpkg_installed
+    assert flt.dpkg_installed('installed\tg++\t4:12.2.0-3\nconfig-files\tsudo\t1.9.13p3-1+deb12u4\n') == {'g++': '4:12.2.0-3'}
