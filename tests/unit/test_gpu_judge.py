@@ -183,12 +183,16 @@ def _verify(tmp_path, rows, summary):
 def test_verify_green_and_not(tmp_path, capsys):
     from ansible_collections.labops.dlstack.plugins.filter.fleet_report import fleet_report_rows, fleet_report_summary
     hostvars = {'localhost': {'ansible_facts': {'dlstack_gpu': H200_FACTS},
-                              'pytorch_env_results': [{'user': 'ubuntu', 'env': 'gpu-check', 'ok': True}]}}
+                              'pytorch_env_results': [{'user': 'ubuntu', 'env': 'gpu-check', 'ok': True,
+                                                       'torch_version': '2.11.0+cu130', 'variant': 'cu130',
+                                                       'cuda_available': True}]}}
     rows = fleet_report_rows(hostvars, ['localhost'])
     assert _verify(tmp_path, rows, fleet_report_summary(rows)) == judge.PASS
     assert capsys.readouterr().out.splitlines()[-1] == (
         '1 host(s), 1 GPU(s): ok=1; torch checks: 1, failed: 0 | '
-        'localhost: ok; NVIDIA H200 (Hopper, 9.0); 580.159.04 open; torch cu130; ok=17 changed=4 failed=0')
+        'localhost: ok; NVIDIA H200 (Hopper, 9.0); 580.159.04 open; torch cu130 | '
+        '  ubuntu: no conda from labops.dlstack; env gpu-check: torch 2.11.0+cu130 (cu130), CUDA yes; '
+        'ok=17 changed=4 failed=0')
     hostvars['localhost']['dlstack_verify_problems'] = ['nvidia-smi does not answer']
     rows = fleet_report_rows(hostvars, ['localhost'])
     assert _verify(tmp_path, rows, fleet_report_summary(rows)) == judge.FAIL
