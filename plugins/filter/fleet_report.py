@@ -22,7 +22,14 @@ _SEVERITY = {
 }
 
 
-def _row(host, facts, gpu, torch_results, problems=()):
+def _deferred(driver_result):
+    """The sentence of a driver step held back by running GPU work (nvidia_driver_result.deferred), or ''."""
+    if isinstance(driver_result, dict) and driver_result.get('deferred'):
+        return str(driver_result['deferred'])
+    return ''
+
+
+def _row(host, facts, gpu, torch_results, problems=(), deferred=''):
     driver = facts.get('driver') or {}
     torch = facts.get('torch') or {}
     status = facts.get('status', 'unknown')
@@ -48,10 +55,13 @@ def _row(host, facts, gpu, torch_results, problems=()):
         'recommended_variant': torch.get('recommended_variant', ''),
         'torch_version': torch.get('torch_version', ''),
         'torch_checks': torch_results,
+        # a state of its own, not a failure: the driver role held a step back for running GPU jobs
+        'driver_deferred': deferred,
     }
 
 
-def fleet_report_rows(hostvars, hosts, facts_key='dlstack_gpu', torch_key='pytorch_env_results', problems_key='dlstack_verify_problems'):
+def fleet_report_rows(hostvars, hosts, facts_key='dlstack_gpu', torch_key='pytorch_env_results', problems_key='dlstack_verify_problems',
+                      driver_key='nvidia_driver_result'):
     """One row per host and GPU (one row for a host without GPUs), sorted by host then GPU index.
 
     ``hostvars`` is Ansible's hostvars, ``hosts`` the hosts to report. A host whose probe facts are
@@ -59,6 +69,8 @@ def fleet_report_rows(hostvars, hosts, facts_key='dlstack_gpu', torch_key='pytor
     ``torch_key`` names the per-host list of torch verification results (user, env, ok...), if any;
     ``problems_key`` the per-host list of problems a verification found (playbooks/verify.yml).
     A row with problems or a failed torch check is an error whatever the probe status.
+    ``driver_key`` names the nvidia_driver role's result: its ``deferred`` sentence (a driver change or
+    reboot held back by running GPU jobs) shows in ``driver_deferred``, which changes no severity.
     """
     if isinstance(hosts, str):
         raise AnsibleFilterError('fleet_report_rows: hosts must be a list of host names, got a string')
@@ -68,16 +80,17 @@ def fleet_report_rows(hostvars, hosts, facts_key='dlstack_gpu', torch_key='pytor
         facts = (hv.get('ansible_facts') or {}).get(facts_key) or hv.get(facts_key)
         torch_results = list(hv.get(torch_key) or [])
         problems = list(hv.get(problems_key) or [])
+        deferred = _deferred(hv.get(driver_key))
         if not facts:
             rows.append(_row(host, {'status': 'unreachable',
                                     'message': 'No probe facts: the host was unreachable or failed before the GPU probe ran.'},
-                             None, torch_results, problems))
+                             None, torch_results, problems, deferred))
             continue
         gpus = facts.get('gpus') or []
         if not gpus:
-            rows.append(_row(host, facts, None, torch_results, problems))
+            rows.append(_row(host, facts, None, torch_results, problems, deferred))
         for gpu in sorted(gpus, key=lambda g: g.get('index') or 0):
-            rows.append(_row(host, facts, gpu, torch_results, problems))
+            rows.append(_row(host, facts, gpu, torch_results, problems, deferred))
     return rows
 
 
@@ -98,6 +111,7 @@ def fleet_report_summary(rows):
         'by_status': dict(sorted(by_status.items())),
         'simulated_hosts': sorted({r['host'] for r in rows if r['simulated']}),
         'hosts_needing_action': sorted({r['host'] for r in rows if r['severity'] in ('warn', 'error')}),
+        'deferred_hosts': sorted({r['host'] for r in rows if r.get('driver_deferred')}),
         'torch_checks': len(torch_checks),
         'torch_checks_failed': sum(1 for c in torch_checks if not c.get('ok', False)),
     }
@@ -112,6 +126,8 @@ def fleet_report_lines(rows):
         head += ' [SIMULATED hardware: %s]' % ', '.join(summary['simulated_hosts'])
     if summary['torch_checks']:
         head += '; torch checks: %d, failed: %d' % (summary['torch_checks'], summary['torch_checks_failed'])
+    if summary['deferred_hosts']:
+        head += '; driver deferred for running jobs: %s' % ', '.join(summary['deferred_hosts'])
     lines = [head]
     for r in rows:
         gpu = r['gpu_name'] or 'no NVIDIA GPU'
@@ -129,6 +145,8 @@ def fleet_report_lines(rows):
             line += ' -> ' + '; '.join(r['problems'] + failed)
         elif r['severity'] in ('warn', 'error'):
             line += ' -> ' + r['message']
+        if r.get('driver_deferred'):
+            line += ' -> driver ' + r['driver_deferred']
         lines.append(line)
     return lines
 
