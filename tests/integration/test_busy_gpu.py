@@ -136,7 +136,7 @@ def test_busy_host_defers_and_converges_when_idle(lab, tmp_path, reports):
     # ---- run 1, ws-wait (the next batch): waited, the job ended, installed
     waited = _task(run1, 'ws-wait', 'Wait for the GPUs to go idle (nvidia_driver_busy_policy wait)')
     assert waited and waited[0]['attempts'] >= 2, waited
-    said = [r['msg'] for r in _task(run1, 'ws-wait', 'Say why the driver change goes ahead although the GPUs are busy') if 'msg' in r]
+    said = [r['msg'] for r in _task(run1, 'ws-wait', 'Say what running GPU work meant for this step') if 'msg' in r]
     assert any(m.startswith('nvidia_driver: the GPUs went idle after ') for m in said), said
     assert _result(run1, 'ws-wait')['action'] == 'install' and _result(run1, 'ws-wait')['deferred'] is None
     assert _dpkg(ws2, 'nvidia-smi') == 'hi'  # installed and held
@@ -164,7 +164,7 @@ def test_busy_host_defers_and_converges_when_idle(lab, tmp_path, reports):
     again = _result(run2, 'ws-wait')
     assert (again['action'], again['deferred']) == ('install', None)
     assert not _task(run2, 'ws-wait', 'Wait for the GPUs to go idle (nvidia_driver_busy_policy wait)')[0].get('attempts')
-    said = [r['msg'] for r in _task(run2, 'ws-wait', 'Say why the driver change goes ahead although the GPUs are busy') if 'msg' in r]
+    said = [r['msg'] for r in _task(run2, 'ws-wait', 'Say what running GPU work meant for this step') if 'msg' in r]
     assert said and said[0] == ('nvidia_driver: 1 process on GPU 0 (alice python 71h); nothing this run does can disturb the loaded '
                                 'driver 515.105.01'), said
     changed = [name for name in run2.changed_tasks('ws-wait') if 'nvidia_driver' in name]
