@@ -55,7 +55,14 @@ def _severity(status, problems, torch_results, variant_notes):
     return severity
 
 
-def _row(host, facts, gpu, torch_results, problems=(), conda_results=()):
+def _deferred(driver_result):
+    """The sentence of a driver step held back by running GPU work (nvidia_driver_result.deferred), or ''."""
+    if isinstance(driver_result, dict) and driver_result.get('deferred'):
+        return str(driver_result['deferred'])
+    return ''
+
+
+def _row(host, facts, gpu, torch_results, problems=(), conda_results=(), deferred=''):
     driver = facts.get('driver') or {}
     torch = facts.get('torch') or {}
     status = facts.get('status', 'unknown')
@@ -85,11 +92,13 @@ def _row(host, facts, gpu, torch_results, problems=(), conda_results=()):
         'torch_checks': torch_results,
         'users': _users(torch_results, conda_results),
         'conda_stand_in': any(c.get('stand_in') for c in conda_results),
+        # a state of its own, not a failure: the driver role held a step back for running GPU jobs
+        'driver_deferred': deferred,
     }
 
 
 def fleet_report_rows(hostvars, hosts, facts_key='dlstack_gpu', torch_key='pytorch_env_results', problems_key='dlstack_verify_problems',
-                      conda_key='conda_results'):
+                      conda_key='conda_results', driver_key='nvidia_driver_result'):
     """One row per host and GPU (one row for a host without GPUs), sorted by host then GPU index.
 
     ``hostvars`` is Ansible's hostvars, ``hosts`` the hosts to report. A host whose probe facts are
@@ -101,6 +110,8 @@ def fleet_report_rows(hostvars, hosts, facts_key='dlstack_gpu', torch_key='pytor
     environments work but with another variant than the probe recommends is at least a warning.
     Each row carries ``users``: per user, their conda (prefix, owner, version, stand-in or not) and
     their environments (variant, the probe's recommendation, the checks).
+    ``driver_key`` names the nvidia_driver role's result: its ``deferred`` sentence (a driver change or
+    reboot held back by running GPU jobs) shows in ``driver_deferred``, which changes no severity.
     """
     if isinstance(hosts, str):
         raise AnsibleFilterError('fleet_report_rows: hosts must be a list of host names, got a string')
@@ -111,16 +122,17 @@ def fleet_report_rows(hostvars, hosts, facts_key='dlstack_gpu', torch_key='pytor
         torch_results = list(hv.get(torch_key) or [])
         problems = list(hv.get(problems_key) or [])
         conda_results = list(hv.get(conda_key) or [])
+        deferred = _deferred(hv.get(driver_key))
         if not facts:
             rows.append(_row(host, {'status': 'unreachable',
                                     'message': 'No probe facts: the host was unreachable or failed before the GPU probe ran.'},
-                             None, torch_results, problems, conda_results))
+                             None, torch_results, problems, conda_results, deferred))
             continue
         gpus = facts.get('gpus') or []
         if not gpus:
-            rows.append(_row(host, facts, None, torch_results, problems, conda_results))
+            rows.append(_row(host, facts, None, torch_results, problems, conda_results, deferred))
         for gpu in sorted(gpus, key=lambda g: g.get('index') or 0):
-            rows.append(_row(host, facts, gpu, torch_results, problems, conda_results))
+            rows.append(_row(host, facts, gpu, torch_results, problems, conda_results, deferred))
     return rows
 
 
@@ -142,6 +154,7 @@ def fleet_report_summary(rows):
         'by_status': dict(sorted(by_status.items())),
         'simulated_hosts': sorted({r['host'] for r in rows if r['simulated']}),
         'hosts_needing_action': sorted({r['host'] for r in rows if r['severity'] in ('warn', 'error')}),
+        'deferred_hosts': sorted({r['host'] for r in rows if r.get('driver_deferred')}),
         'torch_checks': len(torch_checks),
         'torch_checks_failed': sum(1 for c in torch_checks if not c.get('ok', False)),
         'variant_differs': sum(1 for c in torch_checks if c.get('variant_note')),
@@ -163,6 +176,8 @@ def fleet_report_lines(rows):
         head += '; torch checks: %d, failed: %d' % (summary['torch_checks'], summary['torch_checks_failed'])
     if summary['variant_differs']:
         head += ', not the recommended variant: %d' % summary['variant_differs']
+    if summary['deferred_hosts']:
+        head += '; driver deferred for running jobs: %s' % ', '.join(summary['deferred_hosts'])
     lines = [head]
     for index, r in enumerate(rows):
         gpu = r['gpu_name'] or 'no NVIDIA GPU'
@@ -183,6 +198,8 @@ def fleet_report_lines(rows):
                                         _SEVERITY.get(r['status']) in ('warn', 'error') else []) + r['variant_notes'])
         elif r['severity'] in ('warn', 'error'):
             line += ' -> ' + r['message']
+        if r.get('driver_deferred'):
+            line += ' -> driver ' + r['driver_deferred']
         lines.append(line)
         if index + 1 == len(rows) or rows[index + 1]['host'] != r['host']:  # the host's users, once
             lines.extend('  ' + user_line(u) for u in r.get('users') or [])

@@ -36,6 +36,12 @@ from ansible_collections.labops.dlstack.plugins.module_utils._gpu_knowledge impo
     torch_recommendation,
     version_string,
 )
+from ansible_collections.labops.dlstack.plugins.module_utils._gpu_processes import (
+    gpu_processes,
+    interactive_sessions,
+    own_ancestors,
+    parse_xml_processes,
+)
 
 NVIDIA_VENDOR = '0x10de'
 # PCI class codes of GPU functions: 0x0300xx VGA compatible (GeForce, workstation), 0x0302xx 3D
@@ -403,7 +409,8 @@ def parse_nvidia_smi_xml(text):
     """`nvidia-smi -q -x` -> {'driver_version', 'cuda_version', 'gpus': [...]}; never has compute capability.
 
     Each gpu: index (minor_number), name, pci_bus_id, pci_device_id, uuid, memory_total_mib,
-    product_architecture, mig_mode, mig_devices [{index, gpu_instance_id, compute_instance_id, memory_total_mib}].
+    product_architecture, mig_mode, mig_devices [{index, gpu_instance_id, compute_instance_id, memory_total_mib}],
+    processes [{pid, type (C, G, C+G), name, memory_mib, gpu_instance_id, compute_instance_id}].
     """
     root = ET.fromstring(text)
     gpus = []
@@ -427,6 +434,7 @@ def parse_nvidia_smi_xml(text):
             'product_architecture': _xml_text(gpu, 'product_architecture'),
             'mig_mode': mig_mode(_xml_text(gpu, 'mig_mode/current_mig')),
             'mig_devices': mig_devices,
+            'processes': parse_xml_processes(gpu),
         })
     return {'driver_version': version_string(_xml_text(root, 'driver_version')),
             'cuda_version': normalize_cuda_version(_xml_text(root, 'cuda_version')),
@@ -684,6 +692,7 @@ def probe(run=None, nvidia_smi=None, sysfs_root='/sys', procfs_root='/proc', roo
            'error_line': None, 'dropped_fields': [], 'library_version': None}
     smi_gpus = []
     version_info = {}
+    xml_processes = None
     if nvidia_smi and run is not None:
         result = query_gpus(run, nvidia_smi)
         smi['rc'] = result['rc']
@@ -710,6 +719,7 @@ def probe(run=None, nvidia_smi=None, sysfs_root='/sys', procfs_root='/proc', roo
                     except ET.ParseError:
                         xml = None
                     if xml:
+                        xml_processes = dict((g['pci_bus_id'], g['processes']) for g in xml['gpus'])
                         by_bus = dict((g['pci_bus_id'], g) for g in xml['gpus'])
                         for gpu in smi_gpus:
                             match = by_bus.get(gpu['pci_bus_id'])
@@ -751,6 +761,11 @@ def probe(run=None, nvidia_smi=None, sysfs_root='/sys', procfs_root='/proc', roo
                                  usable=usable and bool(torch_ccs))
 
     installed = bool(kmod['loaded'] or (smi['found'] and smi['error_kind'] not in ('no_library', 'not_runnable')))
+    # Who uses the GPUs: one more nvidia-smi call, only where it already answered (a loaded driver)
+    processes, processes_source = gpu_processes(run, nvidia_smi, smi['ok'], kmod['loaded'], gpus, procfs_root=procfs_root,
+                                                root=root, xml_processes=xml_processes)
+    live = os.path.normpath(procfs_root) == '/proc'
+    sessions = interactive_sessions(root=root, procfs_root=procfs_root, exclude_pids=own_ancestors() if live else ())
     return {
         'status': status,
         'message': message,
@@ -781,6 +796,9 @@ def probe(run=None, nvidia_smi=None, sysfs_root='/sys', procfs_root='/proc', roo
         'device_nodes': nodes,
         'requirements': requirements,
         'torch': torch,
+        'processes': processes,
+        'processes_source': processes_source,
+        'sessions': sessions,
     }
 
 

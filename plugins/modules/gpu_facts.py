@@ -16,6 +16,13 @@ description:
     C(/proc/driver/nvidia/version) (open or proprietary kernel module), whether nouveau is loaded, Secure
     Boot from the EFI variables, whether it runs in a container, and then
     C(nvidia-smi --query-gpu=... --format=csv,noheader,nounits).
+  - Who uses the GPUs - where nvidia-smi answered (a loaded driver), one more call,
+    C(nvidia-smi --query-compute-apps=gpu_bus_id,pid,used_memory,process_name), lists the processes with a
+    context on each GPU, mapped to their user and elapsed time through procfs (the C(<processes>) of
+    C(nvidia-smi -q -x) add graphics processes where the XML is read anyway, for MIG). Where the nvidia
+    kernel module is loaded but nvidia-smi cannot list them (driver/library mismatch), the processes holding
+    C(/dev/nvidia<N>) come from procfs. A host without a loaded driver pays for none of this.
+  - Logged-in users come from utmp and systemd-logind's session files, less the session the probe runs in.
   - Fields an older nvidia-smi does not know are dropped one by one (R470 has no C(compute_cap)); the
     compute capability then comes from the PCI device id table.
   - Classifies the state in RV(ansible_facts.dlstack_gpu.status) (C(ok), C(no_gpu), C(driver_not_installed), C(driver_not_loaded),
@@ -357,6 +364,102 @@ ansible_facts:
               elements: str
               returned: always
               sample: []
+        processes:
+          description:
+            - Processes using the GPUs, sorted by GPU and pid; a process on two GPUs is listed on each. Empty when
+              no NVIDIA kernel module is loaded.
+            - Run as root to see every user's processes (the user and elapsed time of other users' processes,
+              and the procfs fallback, need it).
+          returned: always
+          type: list
+          elements: dict
+          contains:
+            gpu:
+              description: nvidia-smi index of the GPU (the device minor number, C(/dev/nvidia<N>), when the list comes from procfs).
+              type: int
+              returned: always
+              sample: 0
+            pid:
+              description: Process id (as this host's procfs numbers it).
+              type: int
+              returned: always
+              sample: 5762
+            user:
+              description: Owner (real uid) of the process; null when the pid is not visible here (another PID namespace).
+              type: str
+              returned: always
+              sample: alice
+            name:
+              description: Process name as nvidia-smi reports it (a path or a command line), or C(/proc/<pid>/comm).
+              type: str
+              returned: always
+              sample: python
+            memory_mib:
+              description: GPU memory the process uses, MiB; null where nvidia-smi does not say (procfs, Windows WDDM).
+              type: int
+              returned: always
+              sample: 1005
+            elapsed_s:
+              description: Seconds since the process started (C(/proc/<pid>/stat) starttime and C(/proc/uptime)); null when not visible.
+              type: int
+              returned: always
+              sample: 256200
+            type:
+              description: V(C) (compute), V(G) (graphics), V(C+G) from C(-q -x); V(C) for what C(--query-compute-apps) lists; null from procfs.
+              type: str
+              returned: always
+              sample: C
+        processes_source:
+          description:
+            - Where RV(ansible_facts.dlstack_gpu.processes) come from - V(nvidia-smi) (C(--query-compute-apps)),
+              V(nvidia-smi -q -x), V(procfs) (the holders of C(/dev/nvidia<N>), when nvidia-smi could not list them),
+              or null - no NVIDIA kernel module is loaded, or nothing could list them.
+          returned: always
+          type: str
+          sample: nvidia-smi
+        sessions:
+          description:
+            - Logged-in users (utmp USER_PROCESS records whose process lives, systemd-logind sessions of class user), one per
+              user and terminal, without the probe's own session.
+          returned: always
+          type: list
+          elements: dict
+          contains:
+            user:
+              description: User name.
+              type: str
+              returned: always
+              sample: bob
+            tty:
+              description: Terminal (V(pts/0), V(tty2)) or X display; null when none.
+              type: str
+              returned: always
+              sample: pts/0
+            remote_host:
+              description: Where the login came from; null for a local login.
+              type: str
+              returned: always
+              sample: 10.0.0.7
+            pid:
+              description: The session's login process (utmp) or leader (logind).
+              type: int
+              returned: always
+              sample: 4242
+            since:
+              description: Login time, seconds since the epoch; null when unknown.
+              type: int
+              returned: always
+              sample: 1767225600
+            source:
+              description: V(utmp) or V(logind).
+              type: str
+              returned: always
+              sample: utmp
+        probe_options:
+          description: The options this probe ran with; probing again with them reads the same host (nvidia_driver does, to wait for idle GPUs).
+          returned: always
+          type: dict
+          sample: {"sysfs_root": "/sys", "procfs_root": "/proc", "nvidia_smi_path": null, "torch_version": null, "timeout": 30}
         torch:
           description: PyTorch wheel variant for O(torch_version).
           returned: always
@@ -462,6 +565,7 @@ def main():
                   root=root, dev_root=os.path.join(root, 'dev'), torch_version=params['torch_version'])
     recorded = os.path.normpath(params['sysfs_root']) != '/sys' or os.path.normpath(params['procfs_root']) != '/proc'
     facts['source'] = 'recorded' if recorded else 'live'
+    facts['probe_options'] = dict((key, params[key]) for key in ('sysfs_root', 'procfs_root', 'nvidia_smi_path', 'torch_version', 'timeout'))
     module.exit_json(changed=False, ansible_facts={'dlstack_gpu': facts})
 
 

@@ -29,7 +29,7 @@ IMAGE = os.environ.get('DLSTACK_FAULTS_IMAGE', 'labops-dlstack/debian:12')
 PREFIX = 'dlstack-faults-'
 LABEL = 'org.labops.dlstack.faults=true'
 WORK = REPO / '.cache' / 'faults'
-PROFILES = ('rtx3090-nouveau', 'rtx4090-r535', 'blackwell-nodriver', 'h200')
+PROFILES = ('rtx3090-nouveau', 'rtx4090-r535', 'blackwell-nodriver', 'h200', 't4-busy', 't4-idle')
 GPU_MOUNT = '/opt/labops-faults/gpu'
 WHEEL_MOUNT = '/opt/labops-faults/wheelhouse'
 STANDIN = REPO / 'molecule' / 'conda' / 'files' / 'Miniforge3-standin-Linux-x86_64.sh'
@@ -241,8 +241,8 @@ def ansible_env(callback='ansible.posix.json'):
     return env
 
 
-def playbook_argv(inventory, tags=None, check=False, extra=None, limit=None):
-    argv = [str(REPO / '.venv' / 'bin' / 'ansible-playbook'), '-i', str(inventory), 'labops.dlstack.site']
+def playbook_argv(inventory, tags=None, check=False, extra=None, limit=None, playbook='labops.dlstack.site'):
+    argv = [str(REPO / '.venv' / 'bin' / 'ansible-playbook'), '-i', str(inventory), playbook]
     if tags:
         argv += ['--tags', tags]
     if check:
@@ -292,8 +292,8 @@ class Run(object):
         return 'rc=%s stats=%s failures=%s log=%s' % (self.rc, self.stats.get(host), self.failures(host), self.log)
 
 
-def run_playbook(log, inventory, tags=None, check=False, extra=None, limit=None, timeout=900):
-    argv = playbook_argv(inventory, tags=tags, check=check, extra=extra, limit=limit)
+def run_playbook(log, inventory, tags=None, check=False, extra=None, limit=None, timeout=900, playbook='labops.dlstack.site'):
+    argv = playbook_argv(inventory, tags=tags, check=check, extra=extra, limit=limit, playbook=playbook)
     proc = subprocess.run(argv, capture_output=True, text=True, env=ansible_env(), cwd=str(REPO), timeout=timeout,
                           check=False)
     log.write_text('$ %s\n\n%s\n--- stderr\n%s' % (' '.join(argv), proc.stdout, proc.stderr))

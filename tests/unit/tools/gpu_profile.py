@@ -17,6 +17,13 @@ Profiles:
                    UUID, memory and driver of netdata/rtx-4090-driver-535.xml; nvidia-smi replays them)
   blackwell-nodriver  RTX PRO 6000 Blackwell Max-Q (PCI id and bus from
                    telegraf/pro-6000-maxq-blackwell-v13.xml), no driver bound or installed: a new server
+  t4-busy          Tesla T4 on driver 515.105.01 (proprietary module, CUDA 11.7) running a job: the GPU, bus,
+                   UUID, memory, driver and processes of telegraf/tesla-t4.xml (Xorg, graphics, 22 MiB; python,
+                   compute, pid 5762, 1005 MiB); nvidia-smi replays them, --query-compute-apps included
+  t4-idle          the same machine after the job ended: only Xorg is left on the GPU
+  In t4-busy and t4-idle, who owns the processes and since when is not in the capture: the profile
+  says so (a stand-in, like the rest of the tree): python belongs to alice (uid 1000) and started 71 h
+  10 min before the recorded /proc/uptime, Xorg to root at boot.
 """
 
 from __future__ import annotations
@@ -95,8 +102,54 @@ def blackwell_nodriver(tree, bindir):
     # no driver: nothing bound, no module, no nvidia-smi (bindir stays empty)
 
 
+# t4-busy / t4-idle: what the capture cannot say (owner, start time): the stand-in values.
+T4_UPTIME_S = 300000.0
+T4_STARTED_S = {675: 20.0, 5762: T4_UPTIME_S - (71 * 3600 + 600)}  # Xorg at boot; python 71 h 10 min ago
+T4_OWNER = {675: 0, 5762: 1000}
+T4_FDS = {675: ('nvidiactl', 'nvidia0', 'nvidia-modeset'), 5762: ('nvidiactl', 'nvidia0', 'nvidia-uvm')}
+
+
+def _t4(tree, bindir, running):
+    root, gpu, bus, device = _xml_gpu('telegraf', 'tesla-t4.xml')
+    driver = root.find('driver_version').text
+    tree.add_pci(bus, '0x10de', device, '0x030200', driver='nvidia')
+    tree.load_module('nvidia', driver, 'NVRM version: NVIDIA UNIX x86_64 Kernel Module  %s  Fri Mar 31 00:00:00 UTC 2023\n'
+                     % driver, taint='POE')
+    tree.dev_nodes('nvidiactl', 'nvidia0', 'nvidia-uvm', 'nvidia-uvm-tools', 'nvidia-modeset')
+    record = {'index': gpu.find('minor_number').text, 'name': gpu.find('product_name').text,
+              'pci.bus_id': gpu.get('id'), 'uuid': gpu.find('uuid').text,
+              'memory.total': gpu.find('fb_memory_usage/total').text.split()[0], 'compute_cap': '7.5',
+              'mig.mode.current': '[N/A]', 'driver_version': driver,
+              'pci.device_id': '0x' + gpu.find('pci/pci_device_id').text}
+    tree.uptime(T4_UPTIME_S)
+    tree.passwd(('root', 0), ('alice', 1000))
+    apps = []
+    for proc in gpu.findall('processes/process_info'):
+        pid = int(proc.find('pid').text)
+        compute = 'C' in proc.find('type').text
+        if compute and not running:
+            continue  # the job ended
+        name = proc.find('process_name').text
+        tree.add_process(pid, os.path.basename(name), T4_OWNER[pid], int(T4_STARTED_S[pid] * 100), devices=T4_FDS[pid])
+        if compute:
+            apps.append({'gpu_bus_id': gpu.get('id'), 'pid': str(pid), 'process_name': name,
+                         'used_gpu_memory': proc.find('used_memory').text.split()[0]})
+    smi = ReplayNvidiaSmi(gpus=[record], valid_fields=help_query_fields(_read('netdata', 'help-query-gpu.txt')),
+                          compute_apps=apps,
+                          compute_apps_fields=help_query_fields(_read('nvidia_gpu_exporter', 'h200-590.48.01-compute-apps.txt')))
+    smi.script(bindir, portable=True)
+
+
+def t4_busy(tree, bindir):
+    _t4(tree, bindir, running=True)
+
+
+def t4_idle(tree, bindir):
+    _t4(tree, bindir, running=False)
+
+
 PROFILES = {'h200': h200, 'rtx3090-nouveau': rtx3090_nouveau, 'rtx4090-r535': rtx4090_r535,
-            'blackwell-nodriver': blackwell_nodriver}
+            'blackwell-nodriver': blackwell_nodriver, 't4-busy': t4_busy, 't4-idle': t4_idle}
 
 
 def main(argv):

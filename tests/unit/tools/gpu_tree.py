@@ -99,6 +99,39 @@ class HostTree(object):
     def containerenv(self):
         self._write(os.path.join(self.root, 'run', '.containerenv'), '')
 
+    def uptime(self, seconds):
+        """/proc/uptime: seconds since boot (and idle seconds, not read)."""
+        self._write(os.path.join(self.procfs, 'uptime'), '%.2f %.2f\n' % (seconds, seconds * 1.5))
+
+    def add_process(self, pid, comm, uid, start_ticks, devices=(), ppid=1):
+        """/proc/<pid>/{status,stat,comm,fd}: owner uid, start time (clock ticks after boot, field 22 of stat)
+        and file descriptors open on /dev/<device> (e.g. 'nvidia0'), in the kernel's formats (proc(5))."""
+        base = os.path.join(self.procfs, str(pid))
+        self._write(os.path.join(base, 'comm'), comm[:15] + '\n')
+        self._write(os.path.join(base, 'status'), 'Name:\t%s\nState:\tS (sleeping)\nTgid:\t%d\nPid:\t%d\nPPid:\t%d\n'
+                    'Uid:\t%d\t%d\t%d\t%d\nGid:\t%d\t%d\t%d\t%d\n' % ((comm[:15], pid, pid, ppid) + (uid,) * 8))
+        # fields 1-52; 22 is starttime
+        fields = [str(pid), '(%s)' % comm[:15], 'S', str(ppid), str(pid), str(pid), '0', '-1', '4194560'] + ['0'] * 12 + \
+            [str(start_ticks)] + ['0'] * 30
+        self._write(os.path.join(base, 'stat'), ' '.join(fields) + '\n')
+        os.makedirs(os.path.join(base, 'fd'), exist_ok=True)
+        for number, device in enumerate(devices, start=3):
+            os.symlink('/dev/%s' % device, os.path.join(base, 'fd', str(number)))
+        return base
+
+    def passwd(self, *users):
+        """<root>/etc/passwd lines for (name, uid) pairs."""
+        lines = ['%s:x:%d:%d:%s:/home/%s:/bin/bash' % (name, uid, uid, name, name) for name, uid in users]
+        self._write(os.path.join(self.root, 'etc', 'passwd'), '\n'.join(lines) + '\n')
+
+    def utmp(self, data):
+        self._write(os.path.join(self.root, 'run', 'utmp'), data, 'wb')
+
+    def logind_session(self, session_id, **keys):
+        """/run/systemd/sessions/<id> (KEY=value, as systemd-logind writes it)."""
+        text = '# This is private data. Do not parse.\n' + ''.join('%s=%s\n' % kv for kv in keys.items())
+        self._write(os.path.join(self.root, 'run', 'systemd', 'sessions', str(session_id)), text)
+
     def proc1(self, cgroup=None, environ=None):
         if cgroup is not None:
             self._write(os.path.join(self.procfs, '1', 'cgroup'), cgroup)
@@ -109,8 +142,10 @@ class HostTree(object):
 class ReplayNvidiaSmi(object):
     """nvidia-smi that answers from recorded output (see tests/unit/tools/replay_nvidia_smi.py)."""
 
-    def __init__(self, gpus=None, valid_fields=None, version=None, failure=None, xml=None):
-        self.spec = {'gpus': gpus or [], 'valid_fields': valid_fields, 'version': version, 'failure': failure, 'xml': xml}
+    def __init__(self, gpus=None, valid_fields=None, version=None, failure=None, xml=None, compute_apps=None,
+                 compute_apps_fields=None, call_log=None):
+        self.spec = {'gpus': gpus or [], 'valid_fields': valid_fields, 'version': version, 'failure': failure, 'xml': xml,
+                     'compute_apps': compute_apps, 'compute_apps_fields': compute_apps_fields, 'call_log': call_log}
         self.calls = []
 
     def run(self, argv):

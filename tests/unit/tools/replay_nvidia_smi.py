@@ -7,6 +7,10 @@ SPEC (JSON):
   version:      {"rc": 0, "stdout": "..."} answer to --version, or null (rc 2, nothing printed)
   failure:      {"rc": N, "stdout": "...", "stderr": "..."} printed for every call (a broken driver), or null
   xml:          recorded `-q -x` output, or null
+  compute_apps: one dict per process for --query-compute-apps, field -> value as --format=csv,noheader,nounits
+                prints it (gpu_bus_id, pid, process_name, used_gpu_memory); null or [] = no process
+  compute_apps_fields: the --query-compute-apps fields this driver knows (a recorded --help-query-compute-apps), or null
+  call_log:     a file each call appends its arguments to (one line), or null
 
 Only the behaviour the module relies on is replayed: an unknown query field prints the recorded
 error text `Field "<name>" is not a valid field to query.` and exits 2 (h200-driver580/misc.txt).
@@ -16,6 +20,11 @@ from __future__ import annotations
 
 import json
 import sys
+
+
+# --query-compute-apps aliases (`nvidia-smi --help-query-compute-apps`: "process_name" or "name",
+# "used_gpu_memory" or "used_memory")
+COMPUTE_APPS_ALIASES = {'name': 'process_name', 'used_memory': 'used_gpu_memory'}
 
 
 def respond(spec, argv):
@@ -36,6 +45,15 @@ def respond(spec, argv):
         if not lines:
             return 6, 'No devices were found\n', ''
         return 0, '\n'.join(lines) + '\n', ''
+    apps = [a for a in argv if a.startswith('--query-compute-apps=')]
+    if apps:
+        fields = apps[0].split('=', 1)[1].split(',')
+        valid = spec.get('compute_apps_fields')
+        for field in fields:
+            if valid is not None and field not in valid:
+                return 2, 'Field "%s" is not a valid field to query.\n\n' % field, ''
+        lines = [', '.join(row[COMPUTE_APPS_ALIASES.get(f, f)] for f in fields) for row in spec.get('compute_apps') or []]
+        return 0, ''.join(line + '\n' for line in lines), ''
     if argv[:1] == ['--version']:
         version = spec.get('version')
         if not version:
@@ -51,6 +69,9 @@ def respond(spec, argv):
 def main(argv):
     with open(argv[1], encoding='utf-8') as handle:
         spec = json.load(handle)
+    if spec.get('call_log'):
+        with open(spec['call_log'], 'a', encoding='utf-8') as handle:
+            handle.write(' '.join(argv[2:]) + '\n')
     rc, out, err = respond(spec, argv[2:])
     sys.stdout.write(out)
     sys.stderr.write(err)

@@ -71,6 +71,7 @@ def test_summary_and_lines(h200_facts, empty_facts):
         'hosts_needing_action': ['down1', 'ws1'],  # ws1: bob's environment failed its check
         'torch_checks': 2, 'torch_checks_failed': 1,
         'variant_differs': 0, 'conda_users': 0, 'conda_stand_in_hosts': [],
+        'deferred_hosts': [],
     }
     lines = fr.fleet_report_lines(rows)
     assert lines[0] == '3 host(s), 1 GPU(s): no_gpu=1, ok=1, unreachable=1 [SIMULATED hardware: ws1]; torch checks: 2, failed: 1'
@@ -141,3 +142,19 @@ def test_a_gpu_host_with_the_cpu_build_is_not_a_green_ok(h200_facts):
                         'cu130), NumPy 2.4.6, autograd ok, matmul ok, CUDA no')
     assert lines[3] == ('  bob: no conda from labops.dlstack; env torch: torch 2.13.0+cpu (cpu, probe recommends cu130), '
                         'NumPy 2.4.6, autograd ok, matmul ok, CUDA no')
+DEFERRED = ('deferred: 1 process on GPU 0 (alice python 71h). This run would install the userspace of driver branch 535 (...); '
+            'the driver change waits and nothing was changed for it.')
+
+
+def test_a_deferred_driver_is_a_state_of_its_own(h200_facts, empty_facts):
+    """nvidia_driver_result.deferred (site.yml's role run, or verify.yml reading the host's report) shows, and is no failure."""
+    hostvars = {'ws1': {'ansible_facts': {'dlstack_gpu': h200_facts},
+                        'nvidia_driver_result': {'action': 'deferred', 'deferred': DEFERRED}},
+                'cpu1': {'ansible_facts': {'dlstack_gpu': empty_facts}, 'nvidia_driver_result': {'action': 'install', 'deferred': None}}}
+    rows = fr.fleet_report_rows(hostvars, ['ws1', 'cpu1'])
+    assert [(r['host'], r['severity'], r['driver_deferred']) for r in rows] == [('cpu1', 'info', ''), ('ws1', 'ok', DEFERRED)]
+    summary = fr.fleet_report_summary(rows)
+    assert (summary['deferred_hosts'], summary['hosts_needing_action']) == (['ws1'], [])
+    lines = fr.fleet_report_lines(rows)
+    assert lines[0] == '2 host(s), 1 GPU(s): no_gpu=1, ok=1 [SIMULATED hardware: ws1]; driver deferred for running jobs: ws1'
+    assert lines[2] == 'ws1 [SIMULATED]: ok; NVIDIA H200 (Hopper, 9.0); 580.159.04 open; torch cu130 -> driver ' + DEFERRED

@@ -80,3 +80,16 @@ def test_every_filter_has_a_sidecar_doc():
         assert doc['DOCUMENTATION']['options']['_input']['required'] is True
         assert doc['RETURN']['_value']['description']
         assert 'labops.dlstack.' + name in doc['EXAMPLES']
+
+
+def test_nvidia_driver_busy_filter():
+    from ansible_collections.labops.dlstack.plugins.filter import nvidia_driver_busy as nb
+    facts = {'driver': {'loaded': True, 'version': '515.105.01'}, 'in_container': True, 'status': 'ok', 'processes_source': 'nvidia-smi',
+             'processes': [{'gpu': 0, 'pid': 5762, 'user': 'alice', 'name': 'python', 'elapsed_s': 256200, 'type': 'C'}]}
+    plan = {'action': 'install', 'mode': 'container', 'branch': 535, 'packages': ['nvidia-smi'], 'remove': []}
+    decision = nb.FilterModule().filters()['nvidia_driver_busy'](facts, plan=plan, installed={})
+    assert (decision['decision'], decision['summary']) == ('defer', '1 process on GPU 0 (alice python 71h)')
+    with pytest.raises(AnsibleFilterError, match='must be ansible_facts.dlstack_gpu'):
+        nb.nvidia_driver_busy('x')
+    with pytest.raises(AnsibleFilterError, match='unexpected keyword'):
+        nb.nvidia_driver_busy(facts, colour='red')

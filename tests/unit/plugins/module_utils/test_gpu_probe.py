@@ -423,7 +423,8 @@ def test_status_ok_h200(h200_host):
     assert facts['secure_boot'] == 'unknown'  # nothing recorded under /sys/firmware
     assert facts['nvidia_smi']['dropped_fields'] == []
     assert [c[0] for c in smi.calls] == ['--query-gpu=index,name,pci.bus_id,uuid,memory.total,compute_cap,mig.mode.current,driver_version,pci.device_id',
-                                         '--version']
+                                         '--version', '--query-compute-apps=gpu_bus_id,pid,used_memory,process_name']
+    assert (facts['processes'], facts['processes_source'], facts['sessions']) == ([], 'nvidia-smi', [])
 
 
 def test_status_ok_without_nvidia_smi(h200_host):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -156,6 +158,31 @@ def test_live_probe_is_labelled_live(capsys):
     assert code == 0
     assert facts['source'] == 'live'
     assert result['changed'] is False
+
+
+def test_busy_recorded_host_reports_who(capsys, tmp_path):
+    """The recorded Tesla T4 running alice's job (gpu_profile t4-busy, from telegraf/tesla-t4.xml)."""
+    tree = str(tmp_path / 't4')
+    subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), '..', '..', 'tools', 'gpu_profile.py'), 't4-busy', tree],
+                   check=True, capture_output=True)
+    args = {'sysfs_root': tree + '/sys', 'procfs_root': tree + '/proc', 'nvidia_smi_path': tree + '/bin/nvidia-smi', 'torch_version': '2.11'}
+    code, result = run_module(capsys, args)
+    facts = result['ansible_facts']['dlstack_gpu']
+    assert code == 0 and facts['status'] == 'ok'
+    assert facts['processes'] == [{'gpu': 0, 'pid': 5762, 'user': 'alice', 'name': 'python', 'memory_mib': 1005, 'elapsed_s': 256200,
+                                   'type': 'C'}]
+    assert (facts['processes_source'], facts['sessions']) == ('nvidia-smi', [])
+    # what the role probes again with, to wait for idle GPUs
+    assert facts['probe_options'] == dict(args, timeout=30)
+
+
+def test_live_probe_sessions_leave_out_our_own(capsys):
+    code, result = run_module(capsys, {})
+    facts = result['ansible_facts']['dlstack_gpu']
+    assert code == 0
+    assert all(s['pid'] not in (os.getpid(), os.getppid()) for s in facts['sessions'])
+    assert facts['probe_options'] == {'sysfs_root': '/sys', 'procfs_root': '/proc', 'nvidia_smi_path': None, 'torch_version': None,
+                                      'timeout': 30}
 
 
 @pytest.mark.parametrize('args, message', [
