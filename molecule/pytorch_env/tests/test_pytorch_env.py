@@ -107,3 +107,5 @@ def test_report_on_the_controller():
         assert env["cuda_available"] is False and env["cuda_expected"] is False
         assert env["cuda_reason"].startswith("gpu_facts status no_gpu: no NVIDIA GPU is visible on this host")
         assert env["matmul"] == {"device": "cpu", "size": 256, "ok": True, "checksum": 16777216}
+        # the after-install architecture check ran, and says what it compared: a CPU wheel names none
+        assert env["arch_check"] == "nothing: a CPU build of torch has no CUDA architectures"
