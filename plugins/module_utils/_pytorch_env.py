@@ -611,14 +611,19 @@ def _index_order(src):
     return order
 
 
-def _listings(dir_results, page_results):
-    """{source: [file names] or None (did not answer)} from the registered find / uri loops."""
+def _listings(dir_results, page_results, why=None):
+    """{source: [file names] or None (did not answer)} from the registered find / uri loops.
+
+    why: a dict that receives {source: the error text} of the sources that did not answer."""
     out = {}
+    why = {} if why is None else why
     for res in dir_results or []:
         source = res.get(res.get('ansible_loop_var') or '__pytorch_env_dir')
         if source is None or res.get('skipped'):
             continue
         out[source] = None if res.get('failed') else [os.path.basename(f.get('path', '')) for f in res.get('files') or []]
+        if out[source] is None:
+            why[source] = str(res.get('msg') or 'failed')
     for res in page_results or []:
         source = res.get(res.get('ansible_loop_var') or '__pytorch_env_page')
         if source is None or res.get('skipped'):
@@ -630,6 +635,7 @@ def _listings(dir_results, page_results):
             out[source] = []
         else:
             out[source] = None
+            why[source] = str(res.get('msg') or 'HTTP status %s' % status)
     return out
 
 
@@ -661,7 +667,8 @@ def wheel_check(layers, dir_results=None, page_results=None, machine='x86_64'):
     Returns {'problems': [...], 'checked': [...], 'unchecked': [...]}.
     """
     machine = gk.normalize_machine(machine) or 'x86_64'
-    listings = _listings(dir_results, page_results)
+    why = {}
+    listings = _listings(dir_results, page_results, why)
     problems, checked, unchecked = [], [], []
     for layer in layers or []:
         src = layer.get('sources') or {}
@@ -700,7 +707,9 @@ def wheel_check(layers, dir_results=None, page_results=None, machine='x86_64'):
             if found_in:
                 checked.append('%s: found in %s' % (label, ', '.join(found_in)))
             elif silent or undetermined or not answered:
-                unchecked.append('%s: not checked, %s did not answer' % (label, ', '.join(silent) or 'no source'))
+                unchecked.append('%s: not checked, %s' % (
+                    label, ', '.join('%s did not answer%s' % (w, ' (%s)' % why[w][:160] if why.get(w) else '') for w in silent)
+                    or 'no source answered'))
             else:
                 problems.append('%s: no such wheel in %s. They have %s. Pick a torch_version / python / variant '
                                 'that exists there, or add the wheel to the find-links directory'
