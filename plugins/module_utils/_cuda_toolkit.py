@@ -104,8 +104,9 @@ PLATFORM_GCC = {
     ('Ubuntu', '24.04'): {'default': 13, 'available': (9, 10, 11, 12, 13, 14)},
 }
 
-# NVIDIA's repository directories without cuDNN 9: debian13 has no libcudnn9-cuda-* (issue #19 audit of
-# NVIDIA's repositories: "cudnn9 is missing from NVIDIA's debian13 repository").
+# NVIDIA's repository directories without cuDNN 9: debian13 has no libcudnn9-cuda-* (NVIDIA/cuda-repo-management#32,
+# 2025-12-09: "The cudnn9 packages are missing from the repository .../debian13/x86_64/"; NVIDIA: "This is
+# expected, hopefully the next release of cuDNN will add support for Debian 13"; still so in the issue #19 audit).
 NVIDIA_REPO_WITHOUT_CUDNN = (('Debian', '13'),)
 
 _VERSION_RE = re.compile(r'^\d+\.\d+$')

@@ -170,11 +170,14 @@ CUDA_TOOLKIT_DRIVERS = (
     ('13.1', '590.44.01', 'B.4'),
     ('13.2', '595.45.04', 'B.4'),
     # 13.3.0's runfile bundles 610.43.02 (issue #19 audit: "610.43.02 runs CUDA 13.3 (the 13.3.0 runfile's
-    # driver)"); consistent with the R610 capture (research C.2: 610.57.04 reports "CUDA UMD version : 13.3").
+    # driver)"; the runfile is named cuda_13.3.0_610.43.02_linux.run in public build scripts, and hosts on
+    # 610.43.02 report "Driver / CUDA UMD 610.43.02 / 13.3", public code index); consistent with the R610
+    # capture (research C.2: 610.57.04 reports "CUDA UMD version : 13.3").
     ('13.3', '610.43.02', 'CUDA 13.3.0 runfile driver (issue #19 audit)'),
-    # 13.4 exists (issue #19 audit; StackHPC ansible-slurm-appliance moves to CUDA 13.4, nvidia-anchors.md
-    # section 0); its GA driver is not recorded: None. It is planned through 13.x minor-version
-    # compatibility (cuda_min_driver), never chosen as "what a driver runs natively".
+    # 13.4 exists (issue #19 audit; packages such as cuda-nvml-dev-13-4_13.4.46-1 in public build scripts;
+    # StackHPC ansible-slurm-appliance moves to CUDA 13.4, nvidia-anchors.md section 0); its Linux GA driver is
+    # not recorded: None. It is planned through 13.x minor-version compatibility (cuda_min_driver), never
+    # chosen as "what a driver runs natively".
     ('13.4', None, 'exists (issue #19 audit); GA driver not recorded'),
 )
 

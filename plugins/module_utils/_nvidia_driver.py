@@ -92,8 +92,9 @@ UBUNTU_SERVER_ONLY_BRANCHES = {
 # ubuntu2204 and ubuntu2404 (R535 is the oldest in the debian12/ubuntu2404 directories); the repositories
 # now also carry R590, R595 and R610 (NVIDIA/gpu-driver-container CI builds 580.178.04, 595.91.07,
 # 610.57.04; issue #19 audit). debian13 is a newer directory with no R580 driver at all
-# (NVIDIA/cuda-repo-management#40): R590, R595, R610 only, so Maxwell/Pascal/Volta (last branch R580)
-# cannot use it.
+# (NVIDIA/cuda-repo-management#40, 2026-02-02: "the new debian 13 repo do not have the previous 580 LTS
+# drivers"; still so in #38, 2026-08-04, where users fall back to the debian12 directory): R590, R595,
+# R610 only, so Maxwell/Pascal/Volta (last branch R580) cannot use it.
 _NVIDIA_REPO_COMMON_BRANCHES = (535, 550, 560, 565, 570, 575, 580, 590, 595, 610)
 NVIDIA_REPO_BRANCHES = {
     'debian12': _NVIDIA_REPO_COMMON_BRANCHES,
@@ -116,7 +117,9 @@ UBUNTU_NVIDIA_UNVERSIONED_FROM = 590
 
 # The key NVIDIA signs each repository directory with: (key file next to the repository, fingerprint).
 # 3BF863CC (since 2022) for debian12 and Ubuntu; the debian13 directory is signed with a new key,
-# 8793F200.pub, fingerprint 02182E60104FCDC26EAE1B8597A5D4CB8793F200 (NVIDIA/cuda-repo-management#39).
+# 8793F200.pub, fingerprint 02182E60104FCDC26EAE1B8597A5D4CB8793F200 (NVIDIA/cuda-repo-management#39:
+# "Debian 13 is signed with the new key (8793F200)"; NVIDIA's answer there: "we try to avoid rotating GPG
+# keys for existing repos; as such only a new key for Debian 13"; fingerprint from the issue #19 audit).
 NVIDIA_REPO_KEYS = {
     'debian12': ('3bf863cc.pub', 'EB693B3035CD5710E231E123A4B469963BF863CC'),
     'debian13': ('8793F200.pub', '02182E60104FCDC26EAE1B8597A5D4CB8793F200'),

@@ -315,7 +315,8 @@ def test_h200_still_gets_13_0():
 
 
 def test_cudnn_missing_from_nvidias_debian13_repository():
-    # issue #19 row 7: "cudnn9 is missing from NVIDIA's debian13 repository"
+    # issue #19 row 7: "cudnn9 is missing from NVIDIA's debian13 repository"; NVIDIA/cuda-repo-management#32:
+    # "The cudnn9 packages are missing from the repository" (NVIDIA: "This is expected")
     plan = ct.plan(H200, source='nvidia', versions=['13.0'], cudnn=True, distribution='Debian', major_version='13')
     assert plan['errors'] == [
         "cuda_toolkit_cudnn: NVIDIA's Debian 13 repository has no cuDNN 9 (libcudnn9-cuda-*); install cuDNN from pip "
