@@ -23,12 +23,12 @@ export DLSTACK_WHEELHOUSE ?= $(CURDIR)/.cache/wheelhouse
 MOLECULE_NOT_IN_CI := gpu conda_online
 MOLECULE_SCENARIOS ?= $(filter-out $(MOLECULE_NOT_IN_CI),$(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
-.PHONY: faults help test setup venv tools docker images wheelhouse collection unit lint sanity changelog molecule build ee demo demo-down clean gpu-kit gpu-rehearsal
+.PHONY: faults help test setup venv tools docker images wheelhouse collection unit lint sanity changelog knowledge-check knowledge-warn molecule build ee demo demo-down clean gpu-kit gpu-rehearsal
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-test: setup unit lint sanity changelog build ee molecule faults  ## everything CI runs, failing on the first failure
+test: setup unit lint sanity changelog knowledge-warn build ee molecule faults  ## everything CI runs, failing on the first failure
 	@echo "make test: all stages passed"
 
 setup: venv tools docker images wheelhouse collection  ## venv, host tools, Docker engine, test images, wheelhouse, collection path
@@ -69,6 +69,14 @@ sanity: venv tools  ## ansible-test sanity (offline-safe pip bootstrap, see test
 
 changelog: venv  ## antsibull-changelog lint
 	antsibull-changelog lint
+
+knowledge-check: venv collection  ## compare the knowledge tables with PyPI (torch/torchvision/torchaudio) and the PCI table with its sources; fails listing what differs
+	python tests/harness/knowledge_check.py
+
+# In `make test` a new upstream release must not block unrelated work: what is stale is printed as a
+# WARNING, and where PyPI does not answer the check says so and is skipped.
+knowledge-warn: venv collection
+	python tests/harness/knowledge_check.py --warn
 
 build: venv  ## ansible-galaxy collection build, and check nothing from tests or caches is inside
 	bash tests/harness/check-build.sh

@@ -12,7 +12,10 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.labops.dlstack.plugins.module_utils._cuda_toolkit import (
+    host_gpus as _host_gpus,
+    nvcc_arch_problems as _nvcc_arch_problems,
     nvcc_release as _nvcc_release,
+    parse_nvcc_arch_list as _parse_nvcc_arch_list,
     plan as _plan,
 )
 
@@ -36,6 +39,20 @@ def cuda_toolkit_nvcc_release(output):
     return _nvcc_release(output)
 
 
+def cuda_toolkit_arch_check(nvcc_output, version, gpu=None):
+    """`nvcc --list-gpu-arch` output | cuda_toolkit_arch_check('12.4', ansible_facts['dlstack_gpu']).
+
+    -> {'version', 'listed', 'problems', 'compared'}: problems is empty when nvcc lists every GPU's
+    architecture (with no GPU: every architecture the collection's tables claim for that version).
+    """
+    if gpu is not None and not isinstance(gpu, dict):
+        raise AnsibleFilterError('cuda_toolkit_arch_check: gpu must be ansible_facts[\'dlstack_gpu\'] (a dict), got %r' % (gpu,))
+    listed = _parse_nvcc_arch_list(nvcc_output)
+    result = _nvcc_arch_problems(str(version), listed, _host_gpus(gpu))
+    result.update({'version': str(version), 'listed': listed})
+    return result
+
+
 class FilterModule(object):
     """CUDA toolkit planning."""
 
@@ -43,4 +60,5 @@ class FilterModule(object):
         return {
             'cuda_toolkit_plan': cuda_toolkit_plan,
             'cuda_toolkit_nvcc_release': cuda_toolkit_nvcc_release,
+            'cuda_toolkit_arch_check': cuda_toolkit_arch_check,
         }

@@ -15,8 +15,9 @@ from ansible_collections.labops.dlstack.plugins.module_utils._nvidia_driver impo
     candidate_packages,
     cuda_repo_path,
     family_packages,
-    parse_dpkg_query,
+    nvidia_repo_key,
     parse_apt_cache_policy,
+    parse_dpkg_query,
     plan,
     reboot_decision,
     unattended_upgrades_blacklist,
@@ -72,6 +73,11 @@ def nvidia_driver_repo_path(distribution, version, architecture):
     return cuda_repo_path(distribution, version, architecture)
 
 
+def nvidia_driver_repo_key(repo_distro):
+    """'debian13' | nvidia_driver_repo_key -> {'file': '8793F200.pub', 'fingerprint': '0218...F200'} (None if unknown)."""
+    return nvidia_repo_key(repo_distro)
+
+
 def nvidia_driver_uu_blacklist(_ignored=None):
     """Package-Blacklist regexes that keep the driver family out of unattended-upgrades."""
     return unattended_upgrades_blacklist()
@@ -90,5 +96,6 @@ class FilterModule:
             'nvidia_driver_family': nvidia_driver_family,
             'dpkg_installed': dpkg_installed,
             'nvidia_driver_repo_path': nvidia_driver_repo_path,
+            'nvidia_driver_repo_key': nvidia_driver_repo_key,
             'nvidia_driver_uu_blacklist': nvidia_driver_uu_blacklist,
         }

@@ -4,7 +4,8 @@
 
 The decisions live in plugins/module_utils/_pytorch_env.py (which asks _gpu_knowledge for the GPU,
 driver and wheel-variant knowledge); these filters only hand them to the role. Documentation:
-pytorch_env_plan.yml, pytorch_env_diagnose.yml and pytorch_env_report.yml next to this file.
+pytorch_env_plan.yml, pytorch_env_diagnose.yml, pytorch_env_report.yml, pytorch_env_wheel_sources.yml and
+pytorch_env_wheel_check.yml next to this file.
 """
 
 from __future__ import annotations
@@ -43,9 +44,23 @@ def pytorch_env_report(probe_results, host, gpu_facts=None, require_cuda=False):
     return pe.report(probe_results, host, gpu_facts, bool(require_cuda))
 
 
+def pytorch_env_wheel_sources(layers):
+    if not isinstance(layers, list):
+        raise AnsibleFilterError('pytorch_env_wheel_sources: the input must be the layers list of pytorch_env_plan')
+    return pe.wheel_sources(layers)
+
+
+def pytorch_env_wheel_check(layers, dir_results=None, page_results=None, machine='x86_64'):
+    if not isinstance(layers, list):
+        raise AnsibleFilterError('pytorch_env_wheel_check: the input must be the layers list of pytorch_env_plan')
+    return pe.wheel_check(layers, dir_results or [], page_results or [], machine)
+
+
 class FilterModule:
     def filters(self):
         return {
+            'pytorch_env_wheel_sources': pytorch_env_wheel_sources,
+            'pytorch_env_wheel_check': pytorch_env_wheel_check,
             'pytorch_env_plan': pytorch_env_plan,
             'pytorch_env_diagnose': pytorch_env_diagnose,
             'pytorch_env_report': pytorch_env_report,

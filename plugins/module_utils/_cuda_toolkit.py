@@ -18,10 +18,17 @@ from __future__ import annotations
 import re
 
 from ansible_collections.labops.dlstack.plugins.module_utils._gpu_knowledge import (
+    arch_from_compute_capability,
+    cuda_compile_targets,
+    cuda_compiles_for,
+    cuda_min_compute_capability,
     cuda_min_driver,
     cuda_toolkit_driver,
     driver_max_cuda,
     driver_supports_cuda,
+    min_cuda_for_compute_capability,
+    newest_cuda_for,
+    normalize_compute_capability,
     parse_version,
 )
 
@@ -97,7 +104,13 @@ PLATFORM_GCC = {
     ('Ubuntu', '24.04'): {'default': 13, 'available': (9, 10, 11, 12, 13, 14)},
 }
 
+# NVIDIA's repository directories without cuDNN 9: debian13 has no libcudnn9-cuda-* (NVIDIA/cuda-repo-management#32,
+# 2025-12-09: "The cudnn9 packages are missing from the repository .../debian13/x86_64/"; NVIDIA: "This is
+# expected, hopefully the next release of cuDNN will add support for Debian 13"; still so in the issue #19 audit).
+NVIDIA_REPO_WITHOUT_CUDNN = (('Debian', '13'),)
+
 _VERSION_RE = re.compile(r'^\d+\.\d+$')
+_NVCC_ARCH_RE = re.compile(r'\bcompute_(\d+)([a-z]?)\b')
 _NVCC_RELEASE_RE = re.compile(r'release (\d+)\.(\d+)')
 
 
@@ -129,6 +142,96 @@ def nvcc_release(output):
     if not match:
         return None
     return '%d.%d' % (int(match.group(1)), int(match.group(2)))
+
+
+def parse_nvcc_arch_list(output):
+    """`nvcc --list-gpu-arch` text -> ['3.5', '3.7', '5.0', ...] (compute_XY lines; 'a'/'f' variants folded)."""
+    out = []
+    for match in _NVCC_ARCH_RE.finditer(str(output or '')):
+        cc = normalize_compute_capability('compute_' + match.group(1))
+        if cc and cc not in out:
+            out.append(cc)
+    return out
+
+
+def host_gpus(gpu):
+    """[(name, compute capability)] of the GPUs in ansible_facts['dlstack_gpu'] whose CC is known."""
+    out = []
+    for item in (gpu or {}).get('gpus') or []:
+        cc = normalize_compute_capability(item.get('compute_capability'))
+        if cc:
+            out.append((item.get('name') or item.get('pci_device_id') or 'GPU', cc))
+    return out
+
+
+def _gpu_label(name, cc):
+    return '%s (%s%s)' % (name, cc, ', ' + arch_from_compute_capability(cc) if arch_from_compute_capability(cc) else '')
+
+
+def compile_problem(version, gpus):
+    """None when CUDA `version` compiles for every (name, cc) GPU, else the refusal naming the GPUs."""
+    bad = [(name, cc) for name, cc in gpus if not cuda_compiles_for(version, cc)]
+    if not bad:
+        return None
+    low = cuda_min_compute_capability(version)
+    why = []
+    advice = []
+    for name, cc in bad:
+        first = min_cuda_for_compute_capability(cc)
+        if low and parse_version(cc) < parse_version(low):
+            why.append('%s: CUDA %s compiles for compute capability %s and newer' % (_gpu_label(name, cc), version, low))
+            newest = [v for v in ('12.9', '11.8') if cuda_compiles_for(v, cc)]
+            advice.append('ask for an older toolkit (%s is the newest that compiles for it%s)'
+                          % (newest[0] if newest else 'none known',
+                             '; CUDA 13.0 removed Maxwell, Pascal and Volta' if parse_version(version) >= (13,) else ''))
+        elif first:
+            why.append('%s: needs CUDA %s or newer' % (_gpu_label(name, cc), first))
+            advice.append('ask for CUDA %s or newer (cuda_toolkit_source: nvidia)' % first)
+        else:
+            why.append('%s: no CUDA version is known to compile for it' % _gpu_label(name, cc))
+    advice = '; '.join(sorted(set(advice), key=advice.index)) or 'list another version'
+    return ('cuda_toolkit_versions: CUDA %s cannot compile for %s (its nvcc --list-gpu-arch has no %s). %s; or set '
+            'cuda_toolkit_build_only: true to build for other GPUs only'
+            % (version, '; '.join(why), ', '.join('compute_' + cc.replace('.', '') for _n, cc in bad),
+               advice[0].upper() + advice[1:]))
+
+
+def nvcc_arch_problems(version, listed, gpus):
+    """What `nvcc --list-gpu-arch` of an installed toolkit contradicts: {'problems': [...], 'compared': text}.
+
+    listed: parse_nvcc_arch_list() of its output; gpus: host_gpus(). With GPUs, every GPU's own
+    architecture must be listed. Without a GPU there is nothing of the host to compare, so the list is
+    compared with what the collection's tables claim this version compiles for (cuda_compile_targets):
+    a claimed architecture missing from nvcc's list is a problem (preflight decides from that claim);
+    what nvcc lists beyond the tables is only reported.
+    """
+    listed = list(listed or [])
+    problems = []
+    if not listed:
+        return {'problems': ['nvcc --list-gpu-arch of CUDA %s listed no compute_XY architecture' % version],
+                'compared': 'nothing (no list)'}
+    if gpus:
+        for name, cc in gpus:
+            if cc not in listed:
+                problems.append('CUDA %s: nvcc --list-gpu-arch has no compute_%s for %s; it lists %s'
+                                % (version, cc.replace('.', ''), _gpu_label(name, cc),
+                                   ', '.join('compute_' + c.replace('.', '') for c in listed)))
+        compared = 'the GPUs of this host: %s' % ', '.join(_gpu_label(n, c) for n, c in gpus)
+        return {'problems': problems, 'compared': compared}
+    claimed = cuda_compile_targets(version)
+    missing = [cc for cc in claimed if cc not in listed]
+    extra = [cc for cc in listed if cc not in claimed]
+    if missing:
+        problems.append('CUDA %s: the collection\'s tables say it compiles for %s, but nvcc --list-gpu-arch does not '
+                        'list them (it lists %s): the table in _gpu_knowledge.py is wrong'
+                        % (version, ', '.join('compute_' + c.replace('.', '') for c in missing),
+                           ', '.join('compute_' + c.replace('.', '') for c in listed)))
+    compared = ('no GPU on this host: nvcc\'s list (compute_%s .. compute_%s, %d entries) against the '
+                'collection\'s table for CUDA %s (%s)%s'
+                % (listed[0].replace('.', ''), listed[-1].replace('.', ''), len(listed), version,
+                   ', '.join(claimed) or 'nothing',
+                   '; nvcc also lists %s, which the tables do not name' % ', '.join(extra) if extra else ''))
+    return {'problems': problems, 'compared': compared}
 
 
 def distro_toolkit(distribution, major_version):
@@ -236,13 +339,14 @@ def plan(gpu, source='distro', versions=None, default_version='', build_only=Fal
     installed = dict(installed or {})
     platform = platform_name(distribution, major_version)
     driver_version, usable = _gpu_state(gpu)
+    gpus = host_gpus(gpu)
 
     out = {
         'source': source, 'platform': platform, 'errors': errors, 'notes': notes,
         'versions': [], 'default': None, 'toolkits': [], 'packages': [],
         'driver_version': driver_version, 'build_only': bool(build_only), 'run_on_gpu': False,
         'manage_link': False, 'link_target': None, 'path_dirs': [], 'library_dirs': [],
-        'cuda_home': None, 'nvcc_prepend_flags': '', 'needs_repo': False,
+        'cuda_home': None, 'nvcc_prepend_flags': '', 'needs_repo': False, 'gpus': [],
     }
 
     if source not in SOURCES:
@@ -279,9 +383,21 @@ def plan(gpu, source='distro', versions=None, default_version='', build_only=Fal
             errors.append('cuda_toolkit_versions: empty, and this host has no NVIDIA driver to choose a version for; '
                           'list the versions to install, for example ["12.8"]')
             return out
-        versions = [driver_max_cuda(driver_version)]
-        notes.append('cuda_toolkit_versions is empty: CUDA %s, the newest driver %s runs natively'
-                     % (versions[0], driver_version))
+        ceiling = driver_max_cuda(driver_version)
+        chosen = newest_cuda_for(driver_version, [cc for _n, cc in gpus])
+        if chosen is None:
+            errors.append('cuda_toolkit_versions: empty, and no CUDA version in the collection\'s tables both runs on '
+                          'driver %s and compiles for %s; list the versions to install'
+                          % (driver_version, ', '.join(_gpu_label(n, c) for n, c in gpus) or 'these GPUs'))
+            return out
+        versions = [chosen]
+        if chosen == ceiling:
+            notes.append('cuda_toolkit_versions is empty: CUDA %s, the newest driver %s runs natively'
+                         % (chosen, driver_version))
+        else:
+            notes.append('cuda_toolkit_versions is empty: CUDA %s, the newest that driver %s runs and that compiles '
+                         'for %s (CUDA %s, the driver\'s newest, does not)'
+                         % (chosen, driver_version, ', '.join(_gpu_label(n, c) for n, c in gpus), ceiling))
     versions = sorted(versions, key=version_key)
     default = default_version or versions[-1]
     if default not in versions:
@@ -290,6 +406,14 @@ def plan(gpu, source='distro', versions=None, default_version='', build_only=Fal
         return out
     out['versions'] = versions
     out['default'] = default
+    out['gpus'] = [{'name': n, 'compute_capability': c} for n, c in gpus]
+
+    # Every toolkit must compile for every GPU of the host (unless it is asked for building only).
+    if not build_only:
+        for version in versions:
+            problem = compile_problem(version, gpus)
+            if problem:
+                errors.append(problem)
 
     # Driver check, or build-only.
     if build_only:
@@ -348,7 +472,11 @@ def plan(gpu, source='distro', versions=None, default_version='', build_only=Fal
         for name in toolkit_packages + compiler['packages']:
             if name not in packages:
                 packages.append(name)
-    if cudnn:
+    if cudnn and _platform_key(distribution, major_version) in NVIDIA_REPO_WITHOUT_CUDNN:
+        errors.append('cuda_toolkit_cudnn: NVIDIA\'s %s repository has no cuDNN 9 (libcudnn9-cuda-*); install cuDNN '
+                      'from pip (nvidia-cudnn-cu12 / -cu13) or the tarball, or set cuda_toolkit_cudnn: false'
+                      % platform)
+    elif cudnn:
         packages += nvidia_cudnn_packages(versions)
     if nccl:
         packages += nvidia_nccl_packages(default)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 
 from ansible_collections.labops.dlstack.plugins.module_utils._gpu_pci_ids import (
+    DEVICE_FIRST_DRIVER,
     DEVICE_GROUPS,
     DEVICE_NAMES,
     PCIIDS_SOURCE,
@@ -80,6 +81,16 @@ ARCHITECTURES = (
      'max_branch': None, 'min_cuda': '12.8', 'min_cuda_by_cc': {'10.3': '12.9', '12.1': '12.9', '11.0': '13.0'},
      'source': SRC_T5 + '; B.5: R570 list covers B200/GB200/RTX 5090/5080/5070 Ti only, later ids need 575/580 '
                         '(awslabs/amazon-eks-ami nvidia-open-supported-devices-{570,580,595}.txt)'},
+    # Rubin: named so that a GPU nvidia-smi / NVML reports as Rubin is not dropped as unknown. NVML's
+    # nvmlDeviceGetArchitecture enum RUBIN = 13 (research C.2, index ids 69060717009, 71285142382); chips
+    # GR100/GR102 (issue #19 audit). No compute capability, first driver or first CUDA is recorded in any
+    # source here, and pci.ids 2026.08.22 has no GR1xx id: those stay None ("unknown"), and the open kernel
+    # module is the only flavour ("Blackwell and later are only supported by the open kernel modules",
+    # Start9Labs/start-technologies#3465).
+    {'name': 'Rubin', 'compute_capabilities': (), 'nvml_enum': 13, 'pci_prefix': 'GR',
+     'kernel_modules': ('open',), 'min_branch': None, 'max_branch': None, 'min_cuda': None,
+     'requirements_unknown': True,
+     'source': 'NVML enum RUBIN 13 (research C.2); no driver/CUDA minimum recorded'},
 )
 
 ARCHITECTURE_NAMES = tuple(a['name'] for a in ARCHITECTURES)
@@ -105,6 +116,16 @@ CHIP_COMPUTE_CAPABILITY = {
 # modules", NVIDIA blog quoted in conda-pytorch-probe.md B.5). Ids: pci.ids names "GH200 ...".
 OPEN_ONLY_DEVICE_IDS = frozenset(('0x2342', '0x2348'))
 
+# The first driver release that supports a device, per PCI device id, where NVIDIA says so: the first
+# NVIDIA/open-gpu-kernel-modules release tag whose README "Product Name | PCI ID" table lists the id
+# (_gpu_pci_ids.DEVICE_FIRST_DRIVER, generated from that README's history). Used for the architectures
+# whose devices arrived one by one after the open modules existed, so the README's first listing is the
+# device's first driver: B300 0x3182 and GB300 0x31c2 first in 580.82.07, GB10 0x2e12 in 580.94.13,
+# RTX 5050 0x2d83 in 575.64.03, RTX PRO 6000 Server 0x2bb5 in 575.57.08, GH200 144G 0x2348 in 565.57.01.
+# (Turing/Ampere predate the open modules: their README listing starts at R515 and says nothing about
+# the proprietary module's first driver.)
+DEVICE_MIN_DRIVER_ARCHITECTURES = ('Hopper', 'Blackwell')
+
 # Open kernel modules: first released with R515; NVIDIA's installers default to them from R560
 # (NVIDIA blog "NVIDIA Transitions Fully Towards Open-Source GPU Kernel Modules", research B.5).
 OPEN_KERNEL_MODULE_MIN_BRANCH = 515
@@ -120,7 +141,9 @@ OPEN_KERNEL_MODULE_DEFAULT_BRANCH = 560
 # "CUDA Toolkit and Corresponding Driver Versions" (docs.nvidia.com/cuda/cuda-toolkit-release-notes).
 CUDA_TOOLKIT_DRIVERS = (
     ('9.0', '384.81', 'CUDA release notes'),
-    ('9.1', '387.26', 'CUDA release notes'),
+    # 9.1.85 needs >= 390.46 (CUDA release notes, table "CUDA Toolkit and Corresponding Driver Versions";
+    # 387.26 was 9.1's beta-era number, issue #19 audit)
+    ('9.1', '390.46', 'CUDA release notes'),
     ('9.2', '396.26', 'CUDA release notes'),
     ('10.0', '410.48', 'CUDA release notes'),
     ('10.1', '418.39', 'CUDA release notes'),
@@ -146,9 +169,30 @@ CUDA_TOOLKIT_DRIVERS = (
     ('13.0', '580.65.06', 'B.4'),
     ('13.1', '590.44.01', 'B.4'),
     ('13.2', '595.45.04', 'B.4'),
-    # lower bound only: the R610 capture (utkuozdemir/nvidia_gpu_exporter, research C.2) reports
-    # "CUDA UMD version : 13.3" with driver 610.57.04; the GA driver of CUDA 13.3 is not recorded.
-    ('13.3', '610.57.04', 'C.2 R610 capture (lower bound)'),
+    # 13.3.0's runfile bundles 610.43.02 (issue #19 audit: "610.43.02 runs CUDA 13.3 (the 13.3.0 runfile's
+    # driver)"; the runfile is named cuda_13.3.0_610.43.02_linux.run in public build scripts, and hosts on
+    # 610.43.02 report "Driver / CUDA UMD 610.43.02 / 13.3", public code index); consistent with the R610
+    # capture (research C.2: 610.57.04 reports "CUDA UMD version : 13.3").
+    ('13.3', '610.43.02', 'CUDA 13.3.0 runfile driver (issue #19 audit)'),
+    # 13.4 exists (issue #19 audit; packages such as cuda-nvml-dev-13-4_13.4.46-1 in public build scripts;
+    # StackHPC ansible-slurm-appliance moves to CUDA 13.4, nvidia-anchors.md section 0); its Linux GA driver is
+    # not recorded: None. It is planned through 13.x minor-version compatibility (cuda_min_driver), never
+    # chosen as "what a driver runs natively".
+    ('13.4', None, 'exists (issue #19 audit); GA driver not recorded'),
+)
+
+# Offline compilation: the lowest compute capability each CUDA toolkit still compiles for (the first
+# entry of `nvcc --list-gpu-arch`), as (first CUDA version, lowest CC), oldest first. Sources: CUDA
+# Toolkit release notes, "Deprecated or Dropped Features": 9.0 removed Fermi (sm_20); 11.0 removed
+# sm_30/sm_32; 12.0 removed Kepler (sm_35, sm_37); 13.0 removed "offline compilation and library support
+# for Maxwell, Pascal and Volta" (`nvcc --list-gpu-arch` starts at compute_75, issue #19 audit).
+# Checked against the real nvcc of Debian's toolkits by roles/cuda_toolkit verify (11.8: compute_35 ..
+# compute_90; 12.4: compute_50 .. compute_90). The newest CC a toolkit knows is ARCHITECTURES' min_cuda.
+CUDA_MIN_COMPUTE_CAPABILITY = (
+    ('9.0', '3.0'),
+    ('11.0', '3.5'),
+    ('12.0', '5.0'),
+    ('13.0', '7.5'),
 )
 
 # Minor-version compatibility: an application built with CUDA X.y runs on any driver >= this one
@@ -171,51 +215,102 @@ _A37 = ('3.7', '5.0', '6.0', '7.0', '7.5', '8.0', '8.6', '9.0')
 _A50 = ('5.0', '6.0', '7.0', '7.5', '8.0', '8.6', '9.0')
 _A70_120 = ('7.0', '7.5', '8.0', '8.6', '9.0', '10.0', '12.0')
 _A75_120 = ('7.5', '8.0', '8.6', '9.0', '10.0', '12.0')
+# aarch64 (sbsa) wheels carry fewer architectures: pytorch .ci/manywheel/build_cuda.sh
+# filter_aarch64_archs keeps the server GPUs Arm hosts have (research B.3: cu126 8.0, 9.0; cu128 8.0,
+# 9.0, 10.0, 12.0; cu130/cu132 add 11.0, Thor).
+_S80_90 = ('8.0', '9.0')
+_S80_120 = ('8.0', '9.0', '10.0', '12.0')
+_S80_110_120 = ('8.0', '9.0', '10.0', '11.0', '12.0')
+
+# Facts read from the released wheels on PyPI (the default variant of each release; pypi.org simple API,
+# each wheel's torch/version.py and the arch flags string torch.cuda.get_arch_list() returns, read out of
+# torch/lib/libtorch_python.so of the manylinux x86_64 and aarch64 cp311 wheels, 2026-12-01; `make
+# knowledge-check` reads them again):
+#   2.4 +cu121 sm_50..sm_90; 2.5, 2.6 +cu124 sm_50 sm_60 sm_70 sm_75 sm_80 sm_86 sm_90 (no compute_90: no
+#   PTX); 2.7 +cu126 sm_50..sm_90; 2.8-2.10 +cu128 sm_70..sm_120; 2.11-2.14 +cu130 sm_75 sm_80 sm_86 sm_90
+#   sm_100 sm_120 (no PTX); 2.15 +cu132 the same, no PTX. aarch64: +cpu up to 2.10 (2.4, 2.5: no local
+#   tag, CPU), +cu130 sm_80 sm_90 sm_100 sm_110 sm_120 (no PTX) for 2.11-2.14, +cu132 the same for 2.15.
+SRC_PYPI_WHEELS = 'PyPI wheels 2026-12-01: torch/version.py and the arch flags in torch/lib/libtorch_python.so'
 
 
-def _v(status, archs, ptx=None):
+def _v(status, archs, ptx=None, sbsa=None, sbsa_ptx=None):
     # status: stable | experimental (both listed in PyTorch's release matrix) | extra (published on
     # download.pytorch.org but outside the matrix); archs: cubins (sm_XY) in the Linux x86_64 wheel;
-    # ptx: the compute_XY the wheel also carries as PTX (JIT forward), or None.
-    return {'status': status, 'archs': archs, 'ptx': ptx}
+    # ptx: the compute_XY the wheel also carries as PTX (JIT forward), or None; sbsa / sbsa_ptx: the same
+    # for the Linux aarch64 (sbsa) wheel, sbsa None = no aarch64 CUDA wheel known for this variant.
+    return {'status': status, 'archs': archs, 'ptx': ptx, 'archs_aarch64': sbsa, 'ptx_aarch64': sbsa_ptx}
 
 
 # torch release -> wheel variants -> compiled architectures. Source: conda-pytorch-probe.md B.2
 # (pytorch RELEASE.md "Release Compatibility Matrix", PRs pytorch/pytorch#143538, #157482, #170603,
 # #175253, #182849, #187075, #194367) and B.3 (pytorch/builder manywheel/build_cuda.sh, pytorch
 # .ci/manywheel/build_cuda.sh @00c7a380 / @799d09f2, torch.cuda.get_arch_list() reports and the H200
-# run: 2.11.0+cu130 -> sm_75 sm_80 sm_86 sm_90 sm_100 sm_120, no PTX).
-# 'default' is the CUDA variant of the plain PyPI wheel. 2.15 is only planned (cu126 removed,
-# pytorch/pytorch#190385) and is not listed.
+# run: 2.11.0+cu130 -> sm_75 sm_80 sm_86 sm_90 sm_100 sm_120, no PTX); every PyPI default variant as read
+# from the wheel (SRC_PYPI_WHEELS above), which wins over RELEASE.md's "+PTX" where they differ.
+# 'default' is the CUDA variant of the plain PyPI wheel on x86_64, 'default_aarch64' on aarch64.
+# 'python': the CPython versions PyPI has manylinux x86_64 wheels for (cp3XY, free-threaded cp3XYt not
+# counted); 'python_aarch64' where aarch64 differs. 'patches': the patch releases on PyPI.
 TORCH_RELEASES = {
-    '2.4': {'released': '2024-07', 'python': '3.8-3.12', 'default': 'cu121', 'variants': {
-        'cu118': _v('stable', _A37), 'cu121': _v('stable', _A50), 'cu124': _v('experimental', _A50)}},
-    '2.5': {'released': '2024-10', 'python': '3.9-3.12', 'default': 'cu124', 'variants': {
-        'cu118': _v('stable', _A37), 'cu121': _v('stable', _A50), 'cu124': _v('stable', _A50, '9.0')}},
-    '2.6': {'released': '2025-01', 'python': '3.9-3.13', 'default': 'cu124', 'variants': {
-        'cu118': _v('stable', _A37), 'cu124': _v('stable', _A50, '9.0'), 'cu126': _v('experimental', _A50)}},
-    '2.7': {'released': '2025-04', 'python': '3.9-3.13', 'default': 'cu126', 'variants': {
-        'cu118': _v('stable', _A37), 'cu126': _v('stable', _A50), 'cu128': _v('experimental', _A75_120, '12.0')}},
-    '2.8': {'released': '2025-07', 'python': '3.9-3.13', 'default': 'cu128', 'variants': {
-        'cu126': _v('stable', _A50), 'cu128': _v('stable', _A70_120), 'cu129': _v('experimental', _A70_120, '12.0')}},
-    '2.9': {'released': '2025-10', 'python': '3.10-3.14', 'default': 'cu128', 'variants': {
-        'cu126': _v('stable', _A50), 'cu128': _v('stable', _A70_120), 'cu129': _v('extra', _A70_120, '12.0'),
-        'cu130': _v('experimental', _A75_120, '12.0')}},
-    '2.10': {'released': '2026-01', 'python': '3.10-3.14', 'default': 'cu128', 'variants': {
-        'cu126': _v('stable', _A50), 'cu128': _v('stable', _A70_120), 'cu129': _v('extra', _A70_120, '12.0'),
-        'cu130': _v('experimental', _A75_120, '12.0')}},
-    '2.11': {'released': '2026-03-18', 'python': '3.10-3.14', 'default': 'cu130', 'variants': {
-        'cu126': _v('stable', _A50), 'cu128': _v('stable', _A75_120), 'cu129': _v('extra', _A75_120, '12.0'),
-        'cu130': _v('stable', _A75_120)}},
-    # 2.12-2.14: "+PTX" per RELEASE.md only (not verified on a wheel); cu129 for 2.12.1 and the 2.13
-    # cu129 test channel are left out (outside the matrix, arch list unknown).
-    '2.12': {'released': '2026-05-13', 'python': '3.10-3.14', 'default': 'cu130', 'variants': {
-        'cu126': _v('stable', _A50), 'cu130': _v('stable', _A75_120, '12.0'), 'cu132': _v('experimental', _A75_120, '12.0')}},
-    '2.13': {'released': '2026-07-08', 'python': '3.10-3.15', 'default': 'cu130', 'variants': {
-        'cu126': _v('stable', _A50), 'cu130': _v('stable', _A75_120, '12.0'), 'cu132': _v('experimental', _A75_120, '12.0')}},
-    '2.14': {'released': '2026-09-02', 'python': '3.10-3.15', 'default': 'cu130', 'variants': {
-        'cu126': _v('stable', _A50), 'cu130': _v('stable', _A75_120, '12.0'), 'cu132': _v('stable', _A75_120, '12.0')}},
+    '2.4': {'released': '2024-07', 'python': '3.8-3.12', 'patches': ('2.4.0', '2.4.1'),
+            'default': 'cu121', 'default_aarch64': 'cpu', 'variants': {
+                'cu118': _v('stable', _A37), 'cu121': _v('stable', _A50), 'cu124': _v('experimental', _A50)}},
+    # cp313 x86_64 wheels exist for 2.5 (PyPI), not for aarch64
+    '2.5': {'released': '2024-10', 'python': '3.9-3.13', 'python_aarch64': '3.9-3.12', 'patches': ('2.5.0', '2.5.1'),
+            'default': 'cu124', 'default_aarch64': 'cpu', 'variants': {
+                'cu118': _v('stable', _A37), 'cu121': _v('stable', _A50), 'cu124': _v('stable', _A50)}},
+    '2.6': {'released': '2025-01', 'python': '3.9-3.13', 'patches': ('2.6.0',),
+            'default': 'cu124', 'default_aarch64': 'cpu', 'variants': {
+                'cu118': _v('stable', _A37), 'cu124': _v('stable', _A50), 'cu126': _v('experimental', _A50)}},
+    '2.7': {'released': '2025-04', 'python': '3.9-3.13', 'patches': ('2.7.0', '2.7.1'),
+            'default': 'cu126', 'default_aarch64': 'cpu', 'variants': {
+                'cu118': _v('stable', _A37), 'cu126': _v('stable', _A50, sbsa=_S80_90),
+                'cu128': _v('experimental', _A75_120, '12.0', sbsa=_S80_120)}},
+    '2.8': {'released': '2025-07', 'python': '3.9-3.13', 'patches': ('2.8.0',),
+            'default': 'cu128', 'default_aarch64': 'cpu', 'variants': {
+                'cu126': _v('stable', _A50, sbsa=_S80_90), 'cu128': _v('stable', _A70_120, sbsa=_S80_120),
+                'cu129': _v('experimental', _A70_120, '12.0')}},
+    '2.9': {'released': '2025-10', 'python': '3.10-3.14', 'patches': ('2.9.0', '2.9.1'),
+            'default': 'cu128', 'default_aarch64': 'cpu', 'variants': {
+                'cu126': _v('stable', _A50, sbsa=_S80_90), 'cu128': _v('stable', _A70_120, sbsa=_S80_120),
+                'cu129': _v('extra', _A70_120, '12.0'),
+                'cu130': _v('experimental', _A75_120, '12.0', sbsa=_S80_110_120, sbsa_ptx='12.0')}},
+    '2.10': {'released': '2026-01', 'python': '3.10-3.14', 'patches': ('2.10.0',),
+             'default': 'cu128', 'default_aarch64': 'cpu', 'variants': {
+                 'cu126': _v('stable', _A50, sbsa=_S80_90), 'cu128': _v('stable', _A70_120, sbsa=_S80_120),
+                 'cu129': _v('extra', _A70_120, '12.0'),
+                 'cu130': _v('experimental', _A75_120, '12.0', sbsa=_S80_110_120, sbsa_ptx='12.0')}},
+    '2.11': {'released': '2026-03-18', 'python': '3.10-3.14', 'patches': ('2.11.0',),
+             'default': 'cu130', 'default_aarch64': 'cu130', 'variants': {
+                 'cu126': _v('stable', _A50, sbsa=_S80_90), 'cu128': _v('stable', _A75_120, sbsa=_S80_120),
+                 'cu129': _v('extra', _A75_120, '12.0'),
+                 'cu130': _v('stable', _A75_120, sbsa=_S80_110_120)}},
+    # 2.12-2.14 cu130: no PTX (read from the wheels, SRC_PYPI_WHEELS; RELEASE.md's "+PTX" does not hold);
+    # cu132: "+PTX" per RELEASE.md only (no wheel of it on PyPI to read). cu129 for 2.12.1 and the 2.13 cu129
+    # test channel are left out (outside the matrix, arch list unknown).
+    '2.12': {'released': '2026-05-13', 'python': '3.10-3.14', 'patches': ('2.12.0', '2.12.1'),
+             'default': 'cu130', 'default_aarch64': 'cu130', 'variants': {
+                 'cu126': _v('stable', _A50, sbsa=_S80_90), 'cu130': _v('stable', _A75_120, sbsa=_S80_110_120),
+                 'cu132': _v('experimental', _A75_120, '12.0', sbsa=_S80_110_120, sbsa_ptx='12.0')}},
+    # no cp315 wheel for 2.13 and 2.14 (PyPI: cp310 .. cp314, cp314t)
+    '2.13': {'released': '2026-07-08', 'python': '3.10-3.14', 'patches': ('2.13.0',),
+             'default': 'cu130', 'default_aarch64': 'cu130', 'variants': {
+                 'cu126': _v('stable', _A50, sbsa=_S80_90), 'cu130': _v('stable', _A75_120, sbsa=_S80_110_120),
+                 'cu132': _v('experimental', _A75_120, '12.0', sbsa=_S80_110_120, sbsa_ptx='12.0')}},
+    '2.14': {'released': '2026-09-02', 'python': '3.10-3.14', 'patches': ('2.14.0', '2.14.1'),
+             'default': 'cu130', 'default_aarch64': 'cu130', 'variants': {
+                 'cu126': _v('stable', _A50, sbsa=_S80_90), 'cu130': _v('stable', _A75_120, sbsa=_S80_110_120),
+                 'cu132': _v('stable', _A75_120, '12.0', sbsa=_S80_110_120, sbsa_ptx='12.0')}},
+    # 2.15.0 (PyPI, 2026-10-28): Requires-Python >=3.11, cp311 .. cp315; default +cu132, sm_75 .. sm_120
+    # with no PTX (x86_64), sm_80 .. sm_120 with no PTX (aarch64), read from the wheels. cu126 removed: no
+    # Maxwell/Pascal/Volta wheel (pytorch/pytorch#190385); CUDA 13.0 is stable as well (issue #19 audit),
+    # its arch list is taken to be the cu132 one (same build_cuda.sh list; no cu130 wheel on PyPI to read).
+    '2.15': {'released': '2026-10-28', 'python': '3.11-3.15', 'patches': ('2.15.0',),
+             'default': 'cu132', 'default_aarch64': 'cu132', 'variants': {
+                 'cu130': _v('stable', _A75_120, sbsa=_S80_110_120),
+                 'cu132': _v('stable', _A75_120, sbsa=_S80_110_120)}},
 }
+
+MACHINES = {'x86_64': 'x86_64', 'amd64': 'x86_64', 'aarch64': 'aarch64', 'arm64': 'aarch64', 'sbsa': 'aarch64'}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -484,7 +579,7 @@ def cuda_min_driver(cuda_version):
     if major in CUDA_MINOR_COMPAT_MIN_DRIVER:
         return CUDA_MINOR_COMPAT_MIN_DRIVER[major]
     for known, driver, _src in CUDA_TOOLKIT_DRIVERS:
-        if known == cuda:
+        if known == cuda and driver:
             return driver
     raise ValueError('CUDA %s is not in the tables (known: %s)' % (cuda, ', '.join(r[0] for r in CUDA_TOOLKIT_DRIVERS)))
 
@@ -521,7 +616,65 @@ def driver_max_cuda(driver_version):
         return None
     best = None
     for cuda, ga_driver, _src in CUDA_TOOLKIT_DRIVERS:
-        if driver >= parse_version(ga_driver):
+        if ga_driver and driver >= parse_version(ga_driver):
+            best = cuda
+    return best
+
+
+def known_cuda_versions():
+    """Every CUDA version of the tables, oldest first ('9.0' ... '13.4')."""
+    return [row[0] for row in CUDA_TOOLKIT_DRIVERS]
+
+
+def cuda_min_compute_capability(cuda_version):
+    """Lowest compute capability a CUDA toolkit compiles for ('12.9' -> '5.0', '13.0' -> '7.5'), None before 9.0."""
+    cuda = parse_version(normalize_cuda_version(cuda_version))
+    best = None
+    for first, cc in CUDA_MIN_COMPUTE_CAPABILITY:
+        if cuda is not None and cuda >= parse_version(first):
+            best = cc
+    return best
+
+
+def cuda_compiles_for(cuda_version, compute_capability):
+    """True when nvcc of that CUDA version has the GPU's own architecture (compute_XY of its CC).
+
+    The CC must be at least the toolkit's lowest (CUDA_MIN_COMPUTE_CAPABILITY) and the toolkit at least
+    the first CUDA that knows the CC (ARCHITECTURES min_cuda). Unknown CC or CUDA: False.
+    """
+    cuda = parse_version(normalize_cuda_version(cuda_version))
+    cc = _cc_tuple(compute_capability)
+    low = _cc_tuple(cuda_min_compute_capability(cuda_version))
+    first = min_cuda_for_compute_capability(compute_capability)
+    if cuda is None or cc is None or low is None or first is None:
+        return False
+    return cc >= low and cuda >= parse_version(first)
+
+
+def cuda_compile_targets(cuda_version):
+    """The compute capabilities of the tables a CUDA version compiles for, lowest first ('11.8' -> ['3.5', ... '9.0'])."""
+    out = []
+    for arch in ARCHITECTURES:
+        for cc in arch['compute_capabilities']:
+            if cuda_compiles_for(cuda_version, cc):
+                out.append(cc)
+    return sorted(out, key=_cc_tuple)
+
+
+def newest_cuda_for(driver_version, compute_capabilities):
+    """The newest CUDA toolkit the driver runs natively AND that compiles for every GPU, or None.
+
+    ('580.159.04', ['9.0']) -> '13.0'; ('580.159.04', ['7.0']) -> '12.9' (CUDA 13 has no Volta).
+    """
+    ceiling = driver_max_cuda(driver_version)
+    if ceiling is None:
+        return None
+    ccs = [c for c in (normalize_compute_capability(c) for c in compute_capabilities or ()) if c]
+    best = None
+    for cuda in known_cuda_versions():
+        if parse_version(cuda) > parse_version(ceiling):
+            break
+        if all(cuda_compiles_for(cuda, cc) for cc in ccs):
             best = cuda
     return best
 
@@ -529,6 +682,21 @@ def driver_max_cuda(driver_version):
 # --------------------------------------------------------------------------------------------------
 # driver requirements of a set of GPUs
 # --------------------------------------------------------------------------------------------------
+
+def device_min_driver(device_id, architecture=None):
+    """First driver release for a PCI device id where the README of NVIDIA/open-gpu-kernel-modules gives it.
+
+    '0x2348' (GH200 144G) -> '565.57.01'; None for ids it does not list and for architectures outside
+    DEVICE_MIN_DRIVER_ARCHITECTURES (their first listing says nothing about the device's first driver).
+    """
+    norm = normalize_pci_device_id(device_id)
+    if norm is None:
+        return None
+    arch = normalize_architecture(architecture) or arch_from_pci_device_id(norm)
+    if arch not in DEVICE_MIN_DRIVER_ARCHITECTURES:
+        return None
+    return DEVICE_FIRST_DRIVER.get(norm[2:])
+
 
 def _gpu_descriptor(gpu):
     """Accepts a dict (gpu fact), a compute capability, a PCI device id or an architecture name."""
@@ -559,13 +727,16 @@ def requirements_for_gpus(gpus):
     gpus: iterable of gpu facts (dicts with architecture / compute_capability / pci_device_id),
     compute capabilities, PCI device ids or architecture names.
 
-    Returns {'architectures', 'min_branch', 'max_branch', 'kernel_module', 'kernel_modules_supported',
-    'satisfiable', 'reasons'}; kernel_module is the flavour to install (open when both work), None when
-    no single driver serves all GPUs (satisfiable False) or there is no GPU.
+    Returns {'architectures', 'min_branch', 'max_branch', 'min_driver', 'kernel_module',
+    'kernel_modules_supported', 'satisfiable', 'reasons'}; kernel_module is the flavour to install (open
+    when both work), None when no single driver serves all GPUs (satisfiable False) or there is no GPU.
+    min_driver: the first driver release (full version) the newest of these devices needs where NVIDIA
+    lists it per device (device_min_driver), else None; min_branch includes its branch.
     """
     archs = []
     min_branch = None
     max_branch = None
+    min_driver = None
     flavours = set(('open', 'proprietary'))
     reasons = []
     unknown = 0
@@ -576,7 +747,8 @@ def requirements_for_gpus(gpus):
         if info is None:
             unknown += 1
             continue
-        key = (info['name'], cc, dev in OPEN_ONLY_DEVICE_IDS)
+        first_driver = device_min_driver(dev, info['name'])
+        key = (info['name'], cc, dev in OPEN_ONLY_DEVICE_IDS, first_driver)
         if key in seen:
             continue
         seen.add(key)
@@ -589,6 +761,10 @@ def requirements_for_gpus(gpus):
             gpu_flavours = set(('open',))
         if gpu_flavours == set(('open',)):
             gpu_min = max(gpu_min or 0, OPEN_KERNEL_MODULE_MIN_BRANCH)
+        if first_driver:
+            gpu_min = max(gpu_min or 0, driver_branch(first_driver))
+            if min_driver is None or parse_version(first_driver) > parse_version(min_driver):
+                min_driver = first_driver
         if gpu_min is not None:
             min_branch = gpu_min if min_branch is None else max(min_branch, gpu_min)
         if gpu_max is not None:
@@ -602,8 +778,13 @@ def requirements_for_gpus(gpus):
             parts.append('proprietary kernel module only (the open module needs a GSP, Turing or newer)')
         else:
             parts.append('open or proprietary kernel module, open recommended')
-        if gpu_min is not None:
+        if first_driver:
+            parts.append('driver %s or newer (the first NVIDIA/open-gpu-kernel-modules release whose README lists %s)'
+                         % (first_driver, dev))
+        elif gpu_min is not None:
             parts.append('driver R%d or newer' % gpu_min)
+        if info.get('requirements_unknown'):
+            parts.append('first driver and CUDA version not known to the collection\'s tables: the newest branch is needed')
         if gpu_max is not None:
             parts.append('driver R%d or older (R%d is its last, legacy, branch)' % (gpu_max, gpu_max))
         reasons.append('%s: %s' % (label, '; '.join(parts)))
@@ -611,7 +792,7 @@ def requirements_for_gpus(gpus):
         reasons.append('%d GPU(s) of unknown architecture: not taken into account' % unknown)
     satisfiable = True
     if not archs:
-        return {'architectures': [], 'min_branch': None, 'max_branch': None, 'kernel_module': None,
+        return {'architectures': [], 'min_branch': None, 'max_branch': None, 'min_driver': None, 'kernel_module': None,
                 'kernel_modules_supported': [], 'satisfiable': True,
                 'reasons': reasons or ['no NVIDIA GPU: no driver needed']}
     if not flavours:
@@ -626,7 +807,7 @@ def requirements_for_gpus(gpus):
     kernel_module = None
     if satisfiable:
         kernel_module = 'open' if 'open' in flavours else 'proprietary'
-    return {'architectures': archs, 'min_branch': min_branch, 'max_branch': max_branch,
+    return {'architectures': archs, 'min_branch': min_branch, 'max_branch': max_branch, 'min_driver': min_driver,
             'kernel_module': kernel_module, 'kernel_modules_supported': supported,
             'satisfiable': satisfiable, 'reasons': reasons}
 
@@ -644,6 +825,9 @@ def driver_meets_requirements(requirements, driver_version, kernel_module=None):
     high = requirements.get('max_branch')
     if low is not None and branch < low:
         problems.append('driver R%s is older than R%s, the oldest branch these GPUs need' % (branch, low))
+    elif requirements.get('min_driver') and parse_version(driver_version) < parse_version(requirements['min_driver']):
+        problems.append('driver %s is older than %s, the first driver release NVIDIA lists these GPUs in'
+                        % (version_string(driver_version), requirements['min_driver']))
     if high is not None and branch > high:
         problems.append('driver R%s is newer than R%s, the last branch that supports these GPUs' % (branch, high))
     supported = requirements.get('kernel_modules_supported') or []
@@ -722,8 +906,33 @@ def torch_wheel_index(variant, template=TORCH_WHEEL_INDEX_TEMPLATE):
     return template.format(variant=variant)
 
 
-def torch_candidates(torch_version, compute_capabilities):
+def normalize_machine(machine):
+    """'x86_64' / 'amd64' -> 'x86_64'; 'aarch64' / 'arm64' / 'sbsa' -> 'aarch64'; None -> 'x86_64'; else None."""
+    if machine is None or str(machine).strip() == '':
+        return 'x86_64'
+    return MACHINES.get(str(machine).strip().lower())
+
+
+def variant_archs(spec, machine='x86_64'):
+    """(cubin archs, ptx) of one TORCH_RELEASES variant for a machine; archs None = no such wheel known."""
+    if normalize_machine(machine) == 'aarch64':
+        return spec.get('archs_aarch64'), spec.get('ptx_aarch64')
+    return spec['archs'], spec['ptx']
+
+
+def torch_python_range(torch_version, machine='x86_64'):
+    """'3.10-3.14': the CPython versions a torch release has wheels for on the machine."""
+    release = TORCH_RELEASES[normalize_torch_version(torch_version)]
+    if normalize_machine(machine) == 'aarch64':
+        return release.get('python_aarch64') or release['python']
+    return release['python']
+
+
+def torch_candidates(torch_version, compute_capabilities, machine='x86_64'):
     """Every CUDA variant of a torch release that runs on all the given GPUs, best first, ignoring the driver.
+
+    machine: 'x86_64' or 'aarch64' (the aarch64 / sbsa wheels carry fewer architectures; variants with no
+    aarch64 wheel known are left out there).
 
     Each item: {'variant', 'cuda_version', 'min_driver', 'status', 'runs'} where runs is 'native' or
     'ptx' (at least one GPU needs PTX JIT). Order: PyTorch's stable variants, then its experimental
@@ -741,7 +950,10 @@ def torch_candidates(torch_version, compute_capabilities):
     out = []
     for variant, spec in release['variants'].items():
         cuda = variant_cuda_version(variant)
-        verdicts = [arch_list_runs_on(spec['archs'], spec['ptx'], cc, cuda) for cc in ccs]
+        archs, ptx = variant_archs(spec, machine)
+        if archs is None:
+            continue
+        verdicts = [arch_list_runs_on(archs, ptx, cc, cuda) for cc in ccs]
         if any(v is None for v in verdicts):
             continue
         out.append({'variant': variant, 'cuda_version': cuda, 'min_driver': cuda_min_driver(cuda),
@@ -751,7 +963,7 @@ def torch_candidates(torch_version, compute_capabilities):
     return out
 
 
-def torch_variants(torch_version, compute_capabilities, driver_version=None):
+def torch_variants(torch_version, compute_capabilities, driver_version=None, machine='x86_64'):
     """Wheel variants of a torch release that run on every GPU with the driver, best first, 'cpu' last.
 
     torch_version: '2.11' (None = newest release known); compute_capabilities: list like ['9.0'];
@@ -759,7 +971,7 @@ def torch_variants(torch_version, compute_capabilities, driver_version=None):
     (planning). With no compute capability the answer is ['cpu'].
     """
     out = []
-    for cand in torch_candidates(torch_version, compute_capabilities):
+    for cand in torch_candidates(torch_version, compute_capabilities, machine):
         if driver_version is not None and not driver_supports_cuda(driver_version, cand['cuda_version']):
             continue
         out.append(cand['variant'])
@@ -768,16 +980,17 @@ def torch_variants(torch_version, compute_capabilities, driver_version=None):
 
 
 def torch_recommendation(torch_version, compute_capabilities, driver_version=None, usable=True,
-                         index_template=TORCH_WHEEL_INDEX_TEMPLATE):
+                         index_template=TORCH_WHEEL_INDEX_TEMPLATE, machine='x86_64'):
     """The torch facts of the probe: which wheel variant to install.
 
     usable=False (no working driver/GPU access) gives variants ['cpu'] but still lists the candidates
-    the GPUs could use once the driver works.
+    the GPUs could use once the driver works. machine: the host's CPU architecture (x86_64, aarch64).
     """
     version = normalize_torch_version(torch_version)
-    candidates = torch_candidates(version, compute_capabilities)
+    machine = normalize_machine(machine) or 'x86_64'
+    candidates = torch_candidates(version, compute_capabilities, machine)
     if usable and driver_version is not None:
-        variants = torch_variants(version, compute_capabilities, driver_version)
+        variants = torch_variants(version, compute_capabilities, driver_version, machine)
     else:
         variants = ['cpu']
     recommended = variants[0]
@@ -788,7 +1001,8 @@ def torch_recommendation(torch_version, compute_capabilities, driver_version=Non
         'variants': variants,
         'recommended_variant': recommended,
         'index_url': torch_wheel_index(recommended, index_template),
-        'pypi_default_variant': TORCH_RELEASES[version]['default'],
-        'python': TORCH_RELEASES[version]['python'],
+        'pypi_default_variant': TORCH_RELEASES[version]['default_aarch64' if machine == 'aarch64' else 'default'],
+        'python': torch_python_range(version, machine),
+        'machine': machine,
         'candidates': candidates,
     }

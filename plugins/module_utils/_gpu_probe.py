@@ -17,6 +17,7 @@ import csv
 import glob
 import io
 import os
+import platform
 import re
 import xml.etree.ElementTree as ET
 
@@ -675,10 +676,11 @@ def decide_status(ctx):
 
 
 def probe(run=None, nvidia_smi=None, sysfs_root='/sys', procfs_root='/proc', root='/', dev_root='/dev',
-          torch_version=None, query_xml_for_mig=True):
+          torch_version=None, query_xml_for_mig=True, machine=None):
     """Collect everything and return the dlstack_gpu fact (a dict).
 
     run: callable(argv) -> (rc, stdout, stderr); nvidia_smi: path of nvidia-smi or None when absent.
+    machine: the CPU architecture the torch wheels are for (None = this machine's, platform.machine()).
     """
     pci_gpus = scan_pci(sysfs_root)
     pci_scan_possible = os.path.isdir(os.path.join(sysfs_root, 'bus', 'pci', 'devices'))
@@ -758,7 +760,7 @@ def probe(run=None, nvidia_smi=None, sysfs_root='/sys', procfs_root='/proc', roo
         if cc:
             torch_ccs.append(cc)
     torch = torch_recommendation(torch_version, torch_ccs, driver_version=driver_version if usable else None,
-                                 usable=usable and bool(torch_ccs))
+                                 usable=usable and bool(torch_ccs), machine=machine or platform.machine())
 
     installed = bool(kmod['loaded'] or (smi['found'] and smi['error_kind'] not in ('no_library', 'not_runnable')))
     # Who uses the GPUs: one more nvidia-smi call, only where it already answered (a loaded driver)

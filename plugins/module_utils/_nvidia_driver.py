@@ -28,8 +28,10 @@ Package names (platform = debian12, debian13, ubuntu2204, ubuntu2404):
   modules nvidia-headless-no-dkms-<b>[-server][-open] + linux-modules-nvidia-<b>[-server][-open]-<uname -r>
   (what `ubuntu-drivers install --gpgpu` picks), or DKMS nvidia-headless-<b>[-server][-open] with
   linux-headers-<uname -r>.
-- `nvidia` source (NVIDIA's CUDA repository, pinned to the branch by nvidia_repo): Ubuntu
-  nvidia-open-<b> / cuda-drivers-<b> (userspace: nvidia-utils-<b>, libnvidia-compute-<b>); Debian the
+- `nvidia` source (NVIDIA's CUDA repository, pinned to the branch by nvidia_repo): Ubuntu up to R580
+  nvidia-open-<b> / cuda-drivers-<b> (userspace: nvidia-utils-<b>, libnvidia-compute-<b>); Ubuntu from
+  R590 the same names without the branch (nvidia-open / cuda-drivers, nvidia-utils, libnvidia-compute)
+  plus the pinning package nvidia-driver-pinning-<b> that keeps apt on the branch; Debian the
   Debian-style names (nvidia-driver-cuda, nvidia-kernel-open-dkms / nvidia-kernel-dkms, nvidia-smi,
   libcuda1). These names follow NVIDIA's driver installation guide and could not be checked against the
   repository from here (no access): the role's apt-cache check stops with the missing names before
@@ -60,8 +62,14 @@ PLATFORMS = ('debian12', 'debian13', 'ubuntu2204', 'ubuntu2404')
 
 # Debian non-free: branch -> package family. '' = the main driver (nvidia-smi, libcuda1...),
 # 'tesla-<b>' = the nvidia-tesla-<b>-* family. Checked with apt-cache in Debian 12/13 containers.
+# 'alternatives': other families of the same branch in the archive, in the order to try them. bookworm
+# also has the nvidia-tesla-535 family (deb.debian.org bookworm non-free Packages, 2026-12-01:
+# nvidia-tesla-535-smi, libnvidia-tesla-535-cuda1, -ml1, -cfg1, nvidia-tesla-535-kernel-dkms
+# 535.216.03-3~deb12u1; no open kernel module of it in contrib), a proprietary-only alternative to the main
+# 535 driver whose parts come from two suites (535.261.03 in bookworm, 535.309.01 in bookworm-security).
 DEBIAN_DISTRO_BRANCHES = {
-    'debian12': {535: {'family': '', 'flavours': ('open', 'proprietary')},
+    'debian12': {535: {'family': '', 'flavours': ('open', 'proprietary'),
+                       'alternatives': ({'family': 'tesla-535', 'flavours': ('proprietary',)},)},
                  470: {'family': 'tesla-470', 'flavours': ('proprietary',)}},
     'debian13': {550: {'family': '', 'flavours': ('open', 'proprietary')},
                  535: {'family': 'tesla-535', 'flavours': ('proprietary',)}},
@@ -73,10 +81,51 @@ UBUNTU_DISTRO_BRANCHES = {
     'ubuntu2204': (470, 535, 550, 570, 575, 580),
     'ubuntu2404': (535, 550, 570, 575, 580),
 }
-# NVIDIA's CUDA repository: branches published for the four platforms (R535 is the oldest in the
-# debian12/ubuntu2404 directories).
-NVIDIA_REPO_BRANCHES = (535, 550, 560, 565, 570, 575, 580)
-NVIDIA_DEFAULT_BRANCH = 580
+# Branches whose non-server packages are transitional to a newer branch, so only the -server names
+# install that branch: jammy's nvidia-driver-470 / nvidia-utils-470 ... are transitional packages to 535
+# (packages.ubuntu.com jammy-updates; issue #19 audit of ubuntu-drivers-common), and Kepler, whose last
+# branch is R470, needs nvidia-*-470-server.
+UBUNTU_SERVER_ONLY_BRANCHES = {
+    'ubuntu2204': (470,),
+}
+# NVIDIA's CUDA repository: branches per platform directory. R535 .. R580 are published for debian12,
+# ubuntu2204 and ubuntu2404 (R535 is the oldest in the debian12/ubuntu2404 directories); the repositories
+# now also carry R590, R595 and R610 (NVIDIA/gpu-driver-container CI builds 580.178.04, 595.91.07,
+# 610.57.04; issue #19 audit). debian13 is a newer directory with no R580 driver at all
+# (NVIDIA/cuda-repo-management#40, 2026-02-02: "the new debian 13 repo do not have the previous 580 LTS
+# drivers"; still so in #38, 2026-08-04, where users fall back to the debian12 directory): R590, R595,
+# R610 only, so Maxwell/Pascal/Volta (last branch R580) cannot use it.
+_NVIDIA_REPO_COMMON_BRANCHES = (535, 550, 560, 565, 570, 575, 580, 590, 595, 610)
+NVIDIA_REPO_BRANCHES = {
+    'debian12': _NVIDIA_REPO_COMMON_BRANCHES,
+    'debian13': (590, 595, 610),
+    'ubuntu2204': _NVIDIA_REPO_COMMON_BRANCHES,
+    'ubuntu2404': _NVIDIA_REPO_COMMON_BRANCHES,
+}
+# The branch a host without a visible GPU gets from the nvidia source: R580, the long-term support branch
+# (research B.4: "R580 LTSB EOL 2028-08"), where the repository has it; debian13, which has none, gets
+# R595, the next production branch (B.4 lists R580/R595/R610/R615 as the active branches of 2026).
+NVIDIA_DEFAULT_BRANCH = {'debian12': 580, 'debian13': 595, 'ubuntu2204': 580, 'ubuntu2404': 580}
+# From R590 NVIDIA's Ubuntu packages drop the branch from their names and a branch is selected with a
+# pinning package: "Starting with branch 590, the Ubuntu packages will be renamed by removing the branch
+# designation from the package name. Switching branches, installing specific driver versions [...] will be
+# supported through these version locking (pinning) packages" (NVIDIA Driver Installation Guide, "Recent
+# Updates", "Ubuntu 590 and later packages": cuda-drivers-580 "will be removed", libnvidia-compute-580 ->
+# libnvidia-compute, nvidia-dkms-580-open -> nvidia-dkms-open, ...; the pinning package is
+# nvidia-driver-pinning-<version>, "install the pinning package prior to installing the driver").
+UBUNTU_NVIDIA_UNVERSIONED_FROM = 590
+
+# The key NVIDIA signs each repository directory with: (key file next to the repository, fingerprint).
+# 3BF863CC (since 2022) for debian12 and Ubuntu; the debian13 directory is signed with a new key,
+# 8793F200.pub, fingerprint 02182E60104FCDC26EAE1B8597A5D4CB8793F200 (NVIDIA/cuda-repo-management#39:
+# "Debian 13 is signed with the new key (8793F200)"; NVIDIA's answer there: "we try to avoid rotating GPG
+# keys for existing repos; as such only a new key for Debian 13"; fingerprint from the issue #19 audit).
+NVIDIA_REPO_KEYS = {
+    'debian12': ('3bf863cc.pub', 'EB693B3035CD5710E231E123A4B469963BF863CC'),
+    'debian13': ('8793F200.pub', '02182E60104FCDC26EAE1B8597A5D4CB8793F200'),
+    'ubuntu2204': ('3bf863cc.pub', 'EB693B3035CD5710E231E123A4B469963BF863CC'),
+    'ubuntu2404': ('3bf863cc.pub', 'EB693B3035CD5710E231E123A4B469963BF863CC'),
+}
 
 CUDA_REPO_ARCH = {'x86_64': 'x86_64', 'amd64': 'x86_64', 'aarch64': 'sbsa', 'arm64': 'sbsa', 'sbsa': 'sbsa'}
 
@@ -134,6 +183,15 @@ def cuda_repo_path(distribution, version, architecture):
     if key is None or arch is None:
         return None
     return '%s/%s' % (key, arch)
+
+
+def nvidia_repo_key(platform):
+    """{'file': '8793F200.pub', 'fingerprint': '0218...F200'} for a repository directory ('debian13' or
+    'debian13/x86_64'); None when the platform is not one of PLATFORMS."""
+    key = NVIDIA_REPO_KEYS.get(str(platform or '').split('/', 1)[0])
+    if key is None:
+        return None
+    return {'file': key[0], 'fingerprint': key[1]}
 
 
 def package_branch(version):
@@ -236,7 +294,7 @@ def _as_branch(branch):
 def branches_for(platform, source):
     """Branches the static tables know for platform + source, newest first."""
     if source == 'nvidia':
-        return sorted(NVIDIA_REPO_BRANCHES, reverse=True)
+        return sorted(NVIDIA_REPO_BRANCHES.get(platform, ()), reverse=True)
     if platform in DEBIAN_DISTRO_BRANCHES:
         return sorted(DEBIAN_DISTRO_BRANCHES[platform], reverse=True)
     return sorted(UBUNTU_DISTRO_BRANCHES.get(platform, ()), reverse=True)
@@ -252,15 +310,28 @@ def flavours_for(platform, source, branch):
     return ('proprietary',)
 
 
-def package_names(platform, source, branch, flavour, kernel_release=None, ubuntu_server=True):
+def debian_families(platform, branch):
+    """The Debian package families of a branch, in the order to try them: [{'family', 'flavours'}, ...]."""
+    info = DEBIAN_DISTRO_BRANCHES.get(platform, {}).get(branch)
+    if not info:
+        return []
+    return [{'family': info['family'], 'flavours': tuple(info['flavours'])}] + \
+        [dict(alt) for alt in info.get('alternatives', ())]
+
+
+def package_names(platform, source, branch, flavour, kernel_release=None, ubuntu_server=True, family=None):
     """Package names for one branch and flavour.
+
+    family: Debian distro only, one of debian_families() ('' = the main driver, 'tesla-535', ...);
+    None = the branch's first family.
 
     Returns {'userspace': [...], 'precompiled': [...] or None, 'dkms': [...], 'headers': name or None,
     'version_package': the package whose version is the driver's}. precompiled is None where the
     platform/source has no signed precompiled modules (Debian, NVIDIA's repository)."""
     debian = platform.startswith('debian')
     if source == 'distro' and debian:
-        family = DEBIAN_DISTRO_BRANCHES[platform][branch]['family']
+        if family is None:
+            family = DEBIAN_DISTRO_BRANCHES[platform][branch]['family']
         if family:
             userspace = ['nvidia-%s-smi' % family, 'libnvidia-%s-cuda1' % family,
                          'libnvidia-%s-ml1' % family, 'libnvidia-%s-cfg1' % family, 'nvidia-persistenced']
@@ -273,7 +344,7 @@ def package_names(platform, source, branch, flavour, kernel_release=None, ubuntu
             version_package = 'nvidia-smi'
         precompiled = None
     elif source == 'distro':
-        sfx = '-server' if ubuntu_server else ''
+        sfx = '-server' if ubuntu_server or branch in UBUNTU_SERVER_ONLY_BRANCHES.get(platform, ()) else ''
         opn = '-open' if flavour == 'open' else ''
         userspace = ['nvidia-utils-%d%s' % (branch, sfx), 'libnvidia-compute-%d%s' % (branch, sfx)]
         host_common = ['nvidia-compute-utils-%d%s' % (branch, sfx)]
@@ -288,6 +359,12 @@ def package_names(platform, source, branch, flavour, kernel_release=None, ubuntu
         dkms = ['nvidia-driver-cuda', 'nvidia-kernel-open-dkms' if flavour == 'open' else 'nvidia-kernel-dkms']
         precompiled = None
         version_package = 'nvidia-smi'
+    elif branch >= UBUNTU_NVIDIA_UNVERSIONED_FROM:
+        # the pinning package first: it holds apt on the branch for everything installed after it
+        userspace = ['nvidia-driver-pinning-%d' % branch, 'nvidia-utils', 'libnvidia-compute']
+        dkms = ['nvidia-open' if flavour == 'open' else 'cuda-drivers']
+        precompiled = None
+        version_package = 'nvidia-utils'
     else:
         userspace = ['nvidia-utils-%d' % branch, 'libnvidia-compute-%d' % branch]
         dkms = ['nvidia-open-%d' % branch if flavour == 'open' else 'cuda-drivers-%d' % branch]
@@ -312,12 +389,16 @@ def candidate_packages(distribution, version, kernel_release=None, source='distr
         for fl in flavours_for(platform, source, br):
             if flavour not in ('auto', fl):
                 continue
-            pk = package_names(platform, source, br, fl, kernel_release, ubuntu_server)
-            names.update(pk['userspace'])
-            names.update(pk['dkms'])
-            names.update(pk['precompiled'] or [])
-            if pk['headers']:
-                names.add(pk['headers'])
+            families = [None]
+            if source == 'distro' and platform in DEBIAN_DISTRO_BRANCHES:
+                families = [f['family'] for f in debian_families(platform, br) if fl in f['flavours']]
+            for fam in families:
+                pk = package_names(platform, source, br, fl, kernel_release, ubuntu_server, family=fam)
+                names.update(pk['userspace'])
+                names.update(pk['dkms'])
+                names.update(pk['precompiled'] or [])
+                if pk['headers']:
+                    names.add(pk['headers'])
     return sorted(names)
 
 
@@ -458,7 +539,7 @@ def plan(gpu, distribution, distribution_version, architecture='x86_64', kernel_
                       and any((f in supported_now) if flavour == 'auto' else (f == flavour)
                               for f in flavours_for(platform, source, br))]
         if not has_gpu:
-            default = DISTRO_DEFAULT_BRANCH[platform] if source == 'distro' else NVIDIA_DEFAULT_BRANCH
+            default = DISTRO_DEFAULT_BRANCH[platform] if source == 'distro' else NVIDIA_DEFAULT_BRANCH[platform]
             candidates = [default] + [br for br in candidates if br != default]
         usable = [br for br in candidates if offered(br)]
         if not usable:

@@ -33,7 +33,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+from urllib.parse import unquote
 
 from ansible_collections.labops.dlstack.plugins.module_utils import _gpu_knowledge as gk
 # built_variant and split_local_version live in the check that runs inside the environments (one
@@ -52,6 +54,12 @@ SRC_EXECUTORCH_211 = 'pytorch/executorch#18107 (torch 2.11.0 + torchaudio 2.11.0
 SRC_EXECUTORCH_213 = ('pytorch/executorch#20830 (torch 2.12.0 -> torchvision 0.27.0, 2.13.0 -> 0.28.0; '
                       '"torchaudio remains on 2.11.0 ... pytorch/audio does not currently publish a 2.13.0")')
 SRC_AUDIO_211 = 'pytorch/audio#4212 ("torchaudio 2.11 supports torch>=2.11")'
+# Read from the wheels' METADATA on PyPI (pypi.org simple API, 2026-12-01; `make knowledge-check` reads
+# them again): torchvision 0.27.1 "Requires-Dist: torch (==2.12.1)", 0.29.0 "torch (==2.14.0)", 0.29.1
+# "torch (>=2.14.0)" (uploaded 2026-09-30 with torch 2.14.1), 0.29.2 "torch (>=2.14.0)" (py3-none wheels,
+# uploaded 2026-10-28 with torch 2.15.0, no newer torchvision); torchaudio 2.11.0 declares no torch
+# requirement and stays the newest until 2.11.1 ("torch>=2.11", py3-none, uploaded 2026-10-28 with 2.15.0).
+SRC_PYPI_METADATA = 'PyPI wheel METADATA (Requires-Dist) and upload dates, 2026-12-01'
 
 # torch release -> (torchvision, torchaudio, source). None = no release known to match: asking for
 # that library fails in preflight rather than guessing. Keyed by the full torch version.
@@ -69,7 +77,13 @@ DOMAIN_LIBRARIES = {
     '2.10.0': ('0.25.0', '2.10.0', SRC_EXECUTORCH_210),
     '2.11.0': ('0.26.0', '2.11.0', SRC_EXECUTORCH_211 + '; ModelTC/LightX2V#1337'),
     '2.12.0': ('0.27.0', '2.11.0', SRC_EXECUTORCH_213 + '; ' + SRC_AUDIO_211),
+    '2.12.1': ('0.27.1', '2.11.0', SRC_PYPI_METADATA + ': torchvision 0.27.1 requires torch ==2.12.1; ' + SRC_AUDIO_211),
     '2.13.0': ('0.28.0', '2.11.0', SRC_EXECUTORCH_213 + '; ' + SRC_AUDIO_211),
+    '2.14.0': ('0.29.0', '2.11.0', SRC_PYPI_METADATA + ': torchvision 0.29.0 requires torch ==2.14.0; ' + SRC_AUDIO_211),
+    '2.14.1': ('0.29.1', '2.11.0', SRC_PYPI_METADATA + ': torchvision 0.29.1 (torch >=2.14.0) released with 2.14.1; '
+               + SRC_AUDIO_211),
+    '2.15.0': ('0.29.2', '2.11.1', SRC_PYPI_METADATA + ': torchvision 0.29.2 (torch >=2.14.0) and torchaudio 2.11.1 '
+               '(torch >=2.11) released with 2.15.0'),
 }
 
 # --------------------------------------------------------------------------------------------------
@@ -165,7 +179,9 @@ def gpu_summary(gpu_facts):
         if gpu.get('name'):
             names.append(gpu['name'])
     driver = facts.get('driver') or {}
+    torch_facts = facts.get('torch') or {}
     return {
+        'machine': gk.normalize_machine(torch_facts.get('machine')) or 'x86_64',
         'status': status,
         'usable': status == 'ok',
         'message': facts.get('message') or '',
@@ -193,7 +209,7 @@ def auto_variant(gpu_facts, torch_version):
         except ValueError:
             pass
     rec = gk.torch_recommendation(release, summary['compute_capabilities'], summary['driver_version'],
-                                  usable=summary['usable'])
+                                  usable=summary['usable'], machine=summary['machine'])
     return rec['recommended_variant']
 
 
@@ -212,14 +228,16 @@ def variant_problems(gpu_facts, torch_version, variant):
     problems = []
     ccs = summary['compute_capabilities']
     if ccs:
-        fitting = [c['variant'] for c in gk.torch_candidates(release, ccs)]
+        machine = summary['machine']
+        fitting = [c['variant'] for c in gk.torch_candidates(release, ccs, machine)]
         if variant not in fitting:
-            spec = gk.TORCH_RELEASES[release]['variants'][variant]
+            archs, ptx = gk.variant_archs(gk.TORCH_RELEASES[release]['variants'][variant], machine)
             problems.append(
-                'architecture: torch %s %s wheels carry %s%s; the GPU(s) here have compute capability %s '
+                'architecture: torch %s %s wheels%s carry %s%s; the GPU(s) here have compute capability %s '
                 '(variants that fit: %s)' % (
-                    release, variant, ', '.join('sm_' + a.replace('.', '') for a in spec['archs']),
-                    ' + PTX compute_' + spec['ptx'].replace('.', '') if spec['ptx'] else '',
+                    release, variant, ' for %s' % machine if machine != 'x86_64' else '',
+                    ', '.join('sm_' + a.replace('.', '') for a in archs) if archs is not None else 'nothing (none known)',
+                    ' + PTX compute_' + ptx.replace('.', '') if ptx else '',
                     ', '.join(ccs), ', '.join(fitting) or 'none, use cpu'))
     driver = summary['driver_version']
     if driver and not gk.driver_supports_cuda(driver, gk.variant_cuda_version(variant)):
@@ -448,10 +466,11 @@ def _plan_one(user, home, env, e_index, settings, gpu_facts, layered_on, root):
             problems.append('%s.torch_version: %s' % (where, exc))
     if local:
         problems.append('%s.torch_version: give the variant in variant, not as +%s' % (where, local))
+    machine = gk.normalize_machine(settings.get('machine')) or 'x86_64'
     if release and python and _python_minor(python) is not None \
-            and not _python_in_range(python, gk.TORCH_RELEASES[release]['python']):
+            and not _python_in_range(python, gk.torch_python_range(release, machine)):
         problems.append('%s.python: torch %s has wheels for Python %s, not %s'
-                        % (where, release, gk.TORCH_RELEASES[release]['python'], python))
+                        % (where, release, gk.torch_python_range(release, machine), python))
     variant = None
     variant_source = 'explicit'
     if release:
@@ -552,6 +571,254 @@ def torch_source(sources, layered_on=None):
     where = [w for w in (sources.get('torch_index_url'), links and 'find-links ' + links) if w]
     return ', '.join(where) or sources.get('index_url') or 'the default index'
 
+# --------------------------------------------------------------------------------------------------
+# before building a layer: do the planned wheels exist where uv will look? (live, not a table)
+# --------------------------------------------------------------------------------------------------
+
+_WHEEL_RE = re.compile(r'^(?P<name>[A-Za-z0-9_.]+)-(?P<version>[^-]+)(?:-\d[^-]*)?-(?P<py>[^-]+)-(?P<abi>[^-]+)-(?P<plat>[^-]+)\.whl$')
+_HREF_RE = re.compile(r'<a\s[^>]*href="([^"]+)"[^>]*>([^<]*)</a>', re.I)
+_URL_RE = re.compile(r'^[a-z][a-z0-9+.-]*://', re.I)
+
+
+def _project(name):
+    return re.sub(r'[-_.]+', '-', str(name)).lower()
+
+
+def parse_wheel_filename(filename):
+    """'torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl' -> {'project', 'version', 'python', 'abi',
+    'platform', 'filename'}; None when it is not a wheel file name."""
+    match = _WHEEL_RE.match(os.path.basename(str(filename or '')))
+    if not match:
+        return None
+    return {'project': _project(match.group('name')), 'version': match.group('version').lower(),
+            'python': match.group('py').split('.'), 'abi': match.group('abi').split('.'),
+            'platform': match.group('plat').split('.'), 'filename': match.group(0)}
+
+
+def simple_page_filenames(text):
+    """File names listed by an index's simple page: PEP 691 JSON (files[].filename) or PEP 503 / find-links
+    HTML (the anchors). Unparseable text -> []."""
+    text = str(text or '')
+    if text.lstrip().startswith('{'):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return []
+        return [f.get('filename') for f in data.get('files') or [] if isinstance(f, dict) and f.get('filename')]
+    out = []
+    for href, label in _HREF_RE.findall(text):
+        name = label.strip() or unquote(href.split('#', 1)[0].rstrip('/').rsplit('/', 1)[-1])
+        out.append(unquote(name))
+    return out
+
+
+def wheel_fits(info, python, machine):
+    """Does a wheel install on CPython `python` ('3.11') on Linux `machine` ('x86_64' / 'aarch64')?"""
+    minor = _python_minor(python)
+    if info is None or minor is None:
+        return False
+    tag = 'cp3%d' % minor
+    py_ok = any(p in (tag, 'py3', 'py3%d' % minor) or
+                (p.startswith('cp3') and 'abi3' in info['abi'] and p[3:].isdigit() and int(p[3:]) <= minor)
+                for p in info['python'])
+    abi_ok = any(a in (tag, 'abi3', 'none') for a in info['abi'])
+    arch = gk.normalize_machine(machine) or 'x86_64'
+    plat_ok = any(p == 'any' or (('linux' in p) and p.endswith('_' + arch)) for p in info['platform'])
+    return py_ok and abi_ok and plat_ok
+
+
+def _local_dir(link):
+    """A find-links entry that is a directory on the host ('/opt/wheels', 'file:///opt/wheels'), else None."""
+    text = str(link or '')
+    if text.startswith('file://'):
+        return text[len('file://'):] or '/'
+    if _URL_RE.match(text):
+        return None
+    return text
+
+
+def wheel_sources(layers):
+    """Where uv looks for the wheels of these layers: {'dirs': [...], 'pages': [...]} to list on the host.
+
+    dirs: find-links directories; pages: find-links pages and each index's simple page of each project
+    (<index>/<project>/), in the order uv consults the indexes (extra indexes first, then the default one).
+    """
+    dirs, pages = [], []
+    for layer in layers or []:
+        src = layer.get('sources') or {}
+        for link in src.get('find_links') or []:
+            directory = _local_dir(link)
+            target = dirs if directory is not None else pages
+            value = directory if directory is not None else link
+            if value not in target:
+                target.append(value)
+        if src.get('offline'):
+            continue
+        for url in _index_order(src):
+            for req in layer.get('requirements') or []:
+                page = '%s/%s/' % (url.rstrip('/'), _project(req.split('==', 1)[0]))
+                if page not in pages:
+                    pages.append(page)
+    return {'dirs': dirs, 'pages': pages}
+
+
+def _index_order(src):
+    """uv's index priority: --extra-index-url entries (torch index first), then --index-url."""
+    order = []
+    for url in [src.get('torch_index_url')] + list(src.get('extra_index_urls') or []) + [src.get('index_url')]:
+        if url and url not in order:
+            order.append(url)
+    return order
+
+
+def _listings(dir_results, page_results, why=None):
+    """{source: [file names] or None (did not answer)} from the registered find / uri loops.
+
+    why: a dict that receives {source: the error text} of the sources that did not answer."""
+    out = {}
+    why = {} if why is None else why
+    for res in dir_results or []:
+        source = res.get(res.get('ansible_loop_var') or '__pytorch_env_dir')
+        if source is None or res.get('skipped'):
+            continue
+        out[source] = None if res.get('failed') else [os.path.basename(f.get('path', '')) for f in res.get('files') or []]
+        if out[source] is None:
+            why[source] = str(res.get('msg') or 'failed')
+    for res in page_results or []:
+        source = res.get(res.get('ansible_loop_var') or '__pytorch_env_page')
+        if source is None or res.get('skipped'):
+            continue
+        status = res.get('status')
+        if status == 200:
+            out[source] = simple_page_filenames(res.get('content'))
+        elif status == 404:
+            out[source] = []
+        else:
+            out[source] = None
+            why[source] = str(res.get('msg') or 'HTTP status %s' % status)
+    return out
+
+
+def _describe_available(project, version, python, machine, infos):
+    same = sorted(set(tag for i in infos if i['version'] == version for tag in i['python'] + i['platform']))
+    fitting = sorted(set(i['version'] for i in infos if wheel_fits(i, python, machine)),
+                     key=lambda v: gk.parse_version(v.split('+', 1)[0]) or (), reverse=True)
+    parts = []
+    if same:
+        parts.append('%s %s only as %s' % (project, version, ', '.join(same)))
+    else:
+        parts.append('no %s %s at all' % (project, version))
+    if fitting:
+        parts.append('for Python %s on %s: %s %s' % (python, machine, project, ', '.join(fitting[:8])))
+    else:
+        parts.append('no %s wheel for Python %s on %s' % (project, python, machine))
+    return '; '.join(parts)
+
+
+def wheel_check(layers, dir_results=None, page_results=None, machine='x86_64'):
+    """Do the planned wheels of the layers to build exist for their variant, Python and machine?
+
+    dir_results / page_results: the registered loops of the role's preflight (ansible.builtin.find over
+    wheel_sources()['dirs'], ansible.builtin.uri over its 'pages'). A requirement passes when any answering
+    source has a fitting wheel; it fails only when every source uv would take it from answered and none has
+    it (find-links directories and pages always count; of the indexes, the first one that lists the project
+    at all, as uv's first-index strategy does); otherwise it is reported as not checked.
+
+    Returns {'problems': [...], 'checked': [...], 'unchecked': [...]}.
+    """
+    machine = gk.normalize_machine(machine) or 'x86_64'
+    why = {}
+    listings = _listings(dir_results, page_results, why)
+    problems, checked, unchecked = [], [], []
+    for layer in layers or []:
+        src = layer.get('sources') or {}
+        python = layer.get('python')
+        for req in layer.get('requirements') or []:
+            name, version = req.split('==', 1)
+            project, version = _project(name), version.lower()
+            sources = []
+            for link in src.get('find_links') or []:
+                directory = _local_dir(link)
+                sources.append(('find-links', directory if directory is not None else link))
+            undetermined = False
+            if not src.get('offline'):
+                for url in _index_order(src):
+                    page = '%s/%s/' % (url.rstrip('/'), project)
+                    files = listings.get(page)
+                    if files is None:
+                        undetermined = True
+                        sources.append(('index', page))
+                        break
+                    if any((parse_wheel_filename(f) or {}).get('project') == project for f in files):
+                        sources.append(('index', page))
+                        break
+            infos, answered, silent, found_in = [], [], [], []
+            for _kind, where in sources:
+                files = listings.get(where)
+                if files is None:
+                    silent.append(where)
+                    continue
+                answered.append(where)
+                here = [i for i in (parse_wheel_filename(f) for f in files) if i and i['project'] == project]
+                infos.extend(here)
+                if any(i['version'] == version and wheel_fits(i, python, machine) for i in here):
+                    found_in.append(where)
+            label = '%s for Python %s on %s' % (req, python, machine)
+            if found_in:
+                checked.append('%s: found in %s' % (label, ', '.join(found_in)))
+            elif silent or undetermined or not answered:
+                unchecked.append('%s: not checked, %s' % (
+                    label, ', '.join('%s did not answer%s' % (w, ' (%s)' % why[w][:160] if why.get(w) else '') for w in silent)
+                    or 'no source answered'))
+            else:
+                problems.append('%s: no such wheel in %s. They have %s. Pick a torch_version / python / variant '
+                                'that exists there, or add the wheel to the find-links directory'
+                                % (label, ', '.join(answered), _describe_available(project, version, python, machine, infos)))
+    return {'problems': problems, 'checked': checked, 'unchecked': unchecked}
+
+
+# --------------------------------------------------------------------------------------------------
+# after installing: does the installed wheel cover the host's GPUs? (read from torch, not a table)
+# --------------------------------------------------------------------------------------------------
+
+def arch_coverage(probe, gpu_facts=None):
+    """The installed torch's own architecture list against the host's compute capabilities.
+
+    Reads what the wheel says about itself (torch.cuda.get_arch_list(), or torch._C._cuda_getArchFlags()
+    where no GPU is usable, as PROBE_SOURCE records them) and applies the binary rule only (a cubin sm_XY
+    runs on X.Z with Z >= Y, PTX compute_XY JITs to any CC >= X.Y): no table of wheel variants is involved.
+    Returns {'problem': text or None, 'compared': text}.
+    """
+    probe = probe or {}
+    archs = list(probe.get('arch_list') or probe.get('arch_flags') or [])
+    ccs = []
+    for device in probe.get('devices') or []:
+        cc = gk.normalize_compute_capability(device.get('capability'))
+        if cc and cc not in ccs:
+            ccs.append(cc)
+    for cc in gpu_summary(gpu_facts)['compute_capabilities']:
+        if cc not in ccs:
+            ccs.append(cc)
+    if not probe.get('torch_cuda'):
+        return {'problem': None, 'compared': 'nothing: a CPU build of torch has no CUDA architectures'}
+    if not ccs:
+        return {'problem': None, 'compared': 'nothing: no GPU on this host (the wheel covers %s)' % (' '.join(archs) or 'no architecture it names')}
+    if not archs:
+        return {'problem': None, 'compared': 'nothing: torch %s names no architecture' % probe.get('torch_version')}
+    cubins = [a for a in archs if a.startswith('sm_')]
+    ptxs = [a for a in archs if a.startswith('compute_')] or [None]
+    uncovered = [cc for cc in ccs if all(gk.arch_list_runs_on(cubins, ptx, cc) is None for ptx in ptxs)]
+    compared = 'compute capability %s against the wheel\'s %s' % (', '.join(ccs), ' '.join(archs))
+    if uncovered:
+        problem = ('torch %s (CUDA %s) carries %s; no sm_XY of the same major with a lower or equal minor and no PTX '
+                   'compute_XY at or below %s: the GPU(s) with compute capability %s cannot run it. Pick a variant '
+                   'whose wheel covers them (the architecture list of each wheel: torch.cuda.get_arch_list())'
+                   % (probe.get('torch_version'), probe.get('torch_cuda'), ' '.join(archs), ', '.join(uncovered),
+                      ', '.join(uncovered)))
+        return {'problem': problem, 'compared': compared}
+    return {'problem': None, 'compared': compared}
+
+
 
 def check_expectation(plan, gpu_facts=None):
     """What the environment's dlstack-check compares with: written into the environment, as its user."""
@@ -626,6 +893,10 @@ def diagnose(probe, plan, gpu_facts=None, require_cuda=False):
     built = built_variant(local, probe.get('torch_cuda'))
     if built != plan['variant']:
         return verdict('variant', 'torch %s is the %s variant, %s was asked' % (probe.get('torch_version'), built, plan['variant']))
+    coverage = arch_coverage(probe, gpu_facts)
+    result['arch_check'] = coverage['compared']
+    if coverage['problem']:
+        return verdict('architecture', coverage['problem'])
     got = bool(probe.get('cuda_available'))
     if got != expect['available']:
         if got:

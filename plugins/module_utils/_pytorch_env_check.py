@@ -167,6 +167,12 @@ def run(size=256):
         out['arch_list'] = torch.cuda.get_arch_list()
     except Exception:
         out['arch_list'] = []
+    # what the wheel was built for, also where no GPU is usable (get_arch_list() is [] then)
+    try:
+        flags = torch._C._cuda_getArchFlags() if hasattr(torch._C, '_cuda_getArchFlags') else None  # pylint: disable=protected-access
+        out['arch_flags'] = flags.split() if flags else []
+    except Exception:
+        out['arch_flags'] = []
     cuda_error = None
     try:
         available = bool(torch.cuda.is_available())

@@ -487,15 +487,20 @@ ansible_facts:
               returned: always
               sample: https://download.pytorch.org/whl/cu130
             pypi_default_variant:
-              description: CUDA variant of the plain PyPI wheel of that release.
+              description: CUDA variant of the plain PyPI wheel of that release on this CPU architecture.
               type: str
               returned: always
               sample: cu130
             python:
-              description: Python versions the release supports.
+              description: Python versions the release has wheels for on this CPU architecture.
               type: str
               returned: always
               sample: "3.10-3.14"
+            machine:
+              description: CPU architecture the variants are for (V(x86_64) or V(aarch64); the aarch64 wheels carry fewer GPU architectures).
+              type: str
+              returned: always
+              sample: x86_64
             candidates:
               description: Variants that run on the GPUs whatever the driver, each with its minimum driver.
               type: list

@@ -177,3 +177,5 @@ def test_report_on_the_controller():
         assert env["numpy"]["version"].startswith("2.")
         assert env["variant_note"] == ""  # cpu is what the probe recommends in a container without GPU
         assert "NumPy %s round trip on cpu ok; autograd backward() on cpu ok" % env["numpy"]["version"] in env["message"]
+        # the after-install architecture check ran, and says what it compared: a CPU wheel names none
+        assert env["arch_check"] == "nothing: a CPU build of torch has no CUDA architectures"

@@ -1,9 +1,14 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Generate plugins/module_utils/_gpu_pci_ids.py from the pci.ids-derived TSV.
 
-Input: tests/unit/fixtures/gpu/pciids/nvidia_pci_ids_from_pciids_2026-08-22.tsv (a copy of
-shared/research/nvidia_pci_ids_from_pciids_2026-08-22.tsv, columns: device_id, chip, arch,
-compute_cap_guess, pci_ids_name; derived from pciutils/pciids:pci.ids@c1c12547, Version 2026.08.22).
+Inputs:
+- tests/unit/fixtures/gpu/pciids/nvidia_pci_ids_from_pciids_2026-08-22.tsv (a copy of
+  shared/research/nvidia_pci_ids_from_pciids_2026-08-22.tsv, columns: device_id, chip, arch,
+  compute_cap_guess, pci_ids_name; derived from pciutils/pciids:pci.ids@c1c12547, Version 2026.08.22),
+  less NOT_GPUS (rows of the TSV that are not GPUs);
+- tests/unit/fixtures/gpu/open-gpu-kernel-modules/first_driver_by_device.tsv (device_id, first_driver,
+  readme_name: the first driver release whose NVIDIA/open-gpu-kernel-modules README lists the device;
+  written by tests/unit/tools/gen_first_driver_tsv.py from a clone of that repository).
 
 Usage (from the collection root):
     python3 tests/unit/tools/gen_pci_ids.py            # rewrite the module
@@ -22,6 +27,17 @@ import textwrap
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
 TSV = os.path.join(ROOT, 'tests', 'unit', 'fixtures', 'gpu', 'pciids', 'nvidia_pci_ids_from_pciids_2026-08-22.tsv')
+FIRST_DRIVER_TSV = os.path.join(ROOT, 'tests', 'unit', 'fixtures', 'gpu', 'open-gpu-kernel-modules',
+                                'first_driver_by_device.tsv')
+
+# Rows of the pci.ids TSV that are not GPUs, with the reason. 0x22ce and 0x22d0 are the GB10's PCIe
+# host bridges: pci.ids names them "GB10 GEN5 X4 PCIe host" / "GB10 GEN4 X1 PCIe host" (no product in
+# brackets), the open-gpu-kernel-modules README lists neither (its GB10 GPU is 0x2e12), and the audit of
+# issue #19 ("0x22ce and 0x22d0 are GB10 PCIe host bridges, not GPUs") names them.
+NOT_GPUS = {
+    '22ce': 'GB10 PCIe host bridge (pci.ids "GB10 GEN5 X4 PCIe host")',
+    '22d0': 'GB10 PCIe host bridge (pci.ids "GB10 GEN4 X1 PCIe host")',
+}
 TARGET = os.path.join(ROOT, 'plugins', 'module_utils', '_gpu_pci_ids.py')
 
 HEADER = '''\
@@ -35,9 +51,11 @@ HEADER = '''\
 # BSD-3-Clause). The TSV maps each NVIDIA GPU PCI device id to its chip code name (the prefix of the
 # pci.ids name), the architecture of that chip family and the compute capability of the chip.
 # Fermi and Kepler rows carry no compute capability in the TSV; _gpu_knowledge.CHIP_COMPUTE_CAPABILITY
-# supplies those.
+# supplies those. TSV rows that are not GPUs are left out (NOT_GPUS of the generator).
+# DEVICE_FIRST_DRIVER: tests/unit/fixtures/gpu/open-gpu-kernel-modules/first_driver_by_device.tsv, the first
+# NVIDIA/open-gpu-kernel-modules release tag whose README "Product Name | PCI ID" table lists the device.
 
-"""PCI device id -> chip, architecture, compute capability (data only)."""
+"""PCI device id -> chip, architecture, compute capability; first driver listing it (data only)."""
 
 from __future__ import annotations
 
@@ -64,7 +82,24 @@ def read_tsv(path):
     return rows
 
 
-def render(rows):
+def read_first_driver_tsv(path):
+    """(source line, [(device_id, first_driver, readme_name)])."""
+    source = ''
+    rows = []
+    with open(path, encoding='utf-8') as handle:
+        for line in handle:
+            line = line.rstrip('\n')
+            if line.startswith('# Source: '):
+                source = line[len('# Source: '):]
+            if not line or line.startswith('#') or line.startswith('device_id\t'):
+                continue
+            device_id, first_driver, name = line.split('\t')[:3]
+            rows.append((device_id.lower(), first_driver, name))
+    return source, rows
+
+
+def render(rows, first_driver=None):
+    rows = [r for r in rows if r[0] not in NOT_GPUS]
     groups = {}
     order = []
     for device_id, chip, arch, cc, _name in rows:
@@ -92,6 +127,14 @@ def render(rows):
     for device_id, _chip, _arch, _cc, name in rows:
         out.append("    %r: %r,\n" % (device_id, name))
     out.append('}\n')
+    if first_driver is not None:
+        source, first_rows = first_driver
+        parts = textwrap.wrap(source, 100, drop_whitespace=False)
+        out.append('\nFIRST_DRIVER_SOURCE = (\n%s)\n' % ''.join('    %r\n' % part for part in parts))
+        out.append('\n# device id -> first driver release whose open-gpu-kernel-modules README lists it\nDEVICE_FIRST_DRIVER = {\n')
+        for device_id, version, _name in first_rows:
+            out.append("    %r: %r,\n" % (device_id, version))
+        out.append('}\n')
     return ''.join(out)
 
 
@@ -99,9 +142,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--check', action='store_true', help='only compare, do not write')
     parser.add_argument('--tsv', default=TSV)
+    parser.add_argument('--first-driver-tsv', default=FIRST_DRIVER_TSV)
     parser.add_argument('--target', default=TARGET)
     args = parser.parse_args(argv)
-    text = render(read_tsv(args.tsv))
+    text = render(read_tsv(args.tsv), read_first_driver_tsv(args.first_driver_tsv))
     if args.check:
         with open(args.target, encoding='utf-8') as handle:
             current = handle.read()

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from ansible.errors import AnsibleFilterError
@@ -11,7 +13,7 @@ from ansible_collections.labops.dlstack.plugins.filter import cuda_toolkit as fl
 
 
 def test_filters_registered():
-    assert sorted(flt.FilterModule().filters()) == ['cuda_toolkit_nvcc_release', 'cuda_toolkit_plan']
+    assert sorted(flt.FilterModule().filters()) == ['cuda_toolkit_arch_check', 'cuda_toolkit_nvcc_release', 'cuda_toolkit_plan']
 
 
 def test_plan_through_the_filter():
@@ -36,3 +38,18 @@ def test_plan_rejects_bad_arguments(kwargs, message):
 
 def test_nvcc_release_filter():
     assert flt.cuda_toolkit_nvcc_release('Cuda compilation tools, release 11.8, V11.8.89') == '11.8'
+
+
+def test_arch_check_through_the_filter():
+    # `nvcc --list-gpu-arch` of Debian 12's nvidia-cuda-toolkit 11.8 (tests/unit/fixtures/nvcc), on the H200 host
+    with open(os.path.join(os.path.dirname(__file__), '..', '..', 'fixtures', 'nvcc', 'list-gpu-arch-11.8-debian12.txt'),
+              encoding='utf-8') as handle:
+        text = handle.read()
+    gpu = {'status': 'ok', 'gpus': [{'name': 'NVIDIA H200', 'compute_capability': '9.0'}]}
+    result = flt.cuda_toolkit_arch_check(text, '11.8', gpu)
+    assert (result['version'], result['listed'][0], result['listed'][-1], result['problems']) == ('11.8', '3.5', '9.0', [])
+    gpu['gpus'].append({'name': 'NVIDIA B200', 'compute_capability': '10.0'})
+    assert flt.cuda_toolkit_arch_check(text, '11.8', gpu)['problems'][0].startswith(
+        'CUDA 11.8: nvcc --list-gpu-arch has no compute_100 for NVIDIA B200 (10.0, Blackwell)')
+    with pytest.raises(AnsibleFilterError):
+        flt.cuda_toolkit_arch_check(text, '11.8', ['not a dict'])

@@ -19,7 +19,8 @@ CONTAINER = {'status': 'no_gpu', 'in_container': True, 'gpus': []}
 
 
 def test_filters_listed():
-    assert sorted(F) == ['pytorch_env_diagnose', 'pytorch_env_plan', 'pytorch_env_report']
+    assert sorted(F) == ['pytorch_env_diagnose', 'pytorch_env_plan', 'pytorch_env_report', 'pytorch_env_wheel_check',
+                         'pytorch_env_wheel_sources']
 
 
 def test_plan_reads_homes_from_getent():
@@ -52,3 +53,15 @@ def test_diagnose_and_report():
     assert (rep['ok'], rep['host'], rep['gpu']['status']) == (True, 'h', 'no_gpu')
     with pytest.raises(AnsibleFilterError, match='results list'):
         F['pytorch_env_report']({}, 'h')
+
+
+def test_wheel_filters_hand_over():
+    layer = {'key': 'k', 'python': '3.11', 'requirements': ['torch==2.13.0+cpu'],
+             'sources': {'index_url': '', 'torch_index_url': '', 'extra_index_urls': [], 'find_links': ['/opt/wheels'],
+                         'offline': True}}
+    assert F['pytorch_env_wheel_sources']([layer]) == {'dirs': ['/opt/wheels'], 'pages': []}
+    found = [{'ansible_loop_var': '__pytorch_env_dir', '__pytorch_env_dir': '/opt/wheels',
+              'files': [{'path': '/opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl'}]}]
+    assert F['pytorch_env_wheel_check']([layer], found, [], 'x86_64')['problems'] == []
+    with pytest.raises(AnsibleFilterError):
+        F['pytorch_env_wheel_check']({'not': 'a list'})

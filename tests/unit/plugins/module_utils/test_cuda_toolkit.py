@@ -250,3 +250,111 @@ def test_never_the_cuda_meta_package():
     assert 'cuda' not in plan['packages']
     assert [p for p in plan['packages'] if p.startswith('cuda')] == ['cuda-toolkit-12-6', 'cuda-toolkit-12-8',
                                                                      'cuda-toolkit-13-0']
+
+
+# ---- issue #19 row 4 and the live architecture check ---------------------------------------------
+
+import os  # noqa: E402  pylint: disable=wrong-import-position
+
+NVCC = os.path.join(os.path.dirname(__file__), '..', '..', 'fixtures', 'nvcc')
+
+
+def _nvcc(name):
+    # the real `nvcc --list-gpu-arch` of Debian's toolkits (tests/unit/fixtures/nvcc/README.md)
+    with open(os.path.join(NVCC, name), encoding='utf-8') as handle:
+        return handle.read()
+
+
+def _host(*gpus, driver='580.159.04'):
+    facts = _driver(driver)
+    facts['gpus'] = [{'index': i, 'name': name, 'compute_capability': cc} for i, (name, cc) in enumerate(gpus)]
+    return facts
+
+
+V100 = ('Tesla V100-SXM2-32GB', '7.0')
+GTX1080 = ('NVIDIA GeForce GTX 1080', '6.1')
+P100 = ('Tesla P100-PCIE-16GB', '6.0')
+
+
+@pytest.mark.parametrize('gpu', [V100, GTX1080, P100])
+def test_pre_turing_on_r580_gets_12_9_not_13_0(gpu):
+    # issue #19 row 4: CUDA 13.0 removed offline compilation for Maxwell/Pascal/Volta (nvcc --list-gpu-arch starts
+    # at compute_75); the newest toolkit is the newest the driver runs AND every GPU can be compiled for: 12.9
+    plan = ct.plan(_host(gpu), source='nvidia', versions=[], distribution='Debian', major_version='12')
+    assert (plan['errors'], plan['versions']) == ([], ['12.9'])
+    assert plan['notes'][0].startswith('cuda_toolkit_versions is empty: CUDA 12.9, the newest that driver 580.159.04 runs '
+                                       'and that compiles for %s (%s, ' % gpu)
+
+
+def test_explicit_13_on_volta_fails_naming_the_gpu():
+    plan = ct.plan(_host(V100, ('NVIDIA H200', '9.0')), source='nvidia', versions=['12.9', '13.0'],
+                   distribution='Debian', major_version='12')
+    assert plan['errors'] == [
+        'cuda_toolkit_versions: CUDA 13.0 cannot compile for Tesla V100-SXM2-32GB (7.0, Volta): CUDA 13.0 compiles for '
+        'compute capability 7.5 and newer (its nvcc --list-gpu-arch has no compute_70). Ask for an older toolkit (12.9 is '
+        'the newest that compiles for it; CUDA 13.0 removed Maxwell, Pascal and Volta); or set cuda_toolkit_build_only: '
+        'true to build for other GPUs only']
+    # build-only hosts may build for other GPUs
+    assert ct.plan(_host(V100), source='nvidia', versions=['13.0'], build_only=True, distribution='Debian',
+                   major_version='12')['errors'] == []
+
+
+def test_distro_toolkit_too_old_for_blackwell_is_refused():
+    # Debian 12's nvidia-cuda-toolkit is 11.8; Blackwell (10.0) needs CUDA 12.8 (ARCHITECTURES min_cuda)
+    plan = ct.plan(_host(('NVIDIA B200', '10.0')), source='distro', distribution='Debian', major_version='12')
+    assert plan['errors'] == [
+        'cuda_toolkit_versions: CUDA 11.8 cannot compile for NVIDIA B200 (10.0, Blackwell): needs CUDA 12.8 or newer '
+        '(its nvcc --list-gpu-arch has no compute_100). Ask for CUDA 12.8 or newer (cuda_toolkit_source: nvidia); or set '
+        'cuda_toolkit_build_only: true to build for other GPUs only']
+
+
+def test_h200_still_gets_13_0():
+    plan = ct.plan(H200, source='nvidia', versions=[], distribution='Debian', major_version='12')
+    assert plan['versions'] == ['13.0']
+    assert plan['gpus'] == [{'name': 'NVIDIA H200', 'compute_capability': '9.0'}]
+
+
+def test_cudnn_missing_from_nvidias_debian13_repository():
+    # issue #19 row 7: "cudnn9 is missing from NVIDIA's debian13 repository"; NVIDIA/cuda-repo-management#32:
+    # "The cudnn9 packages are missing from the repository" (NVIDIA: "This is expected")
+    plan = ct.plan(H200, source='nvidia', versions=['13.0'], cudnn=True, distribution='Debian', major_version='13')
+    assert plan['errors'] == [
+        "cuda_toolkit_cudnn: NVIDIA's Debian 13 repository has no cuDNN 9 (libcudnn9-cuda-*); install cuDNN from pip "
+        "(nvidia-cudnn-cu12 / -cu13) or the tarball, or set cuda_toolkit_cudnn: false"]
+    plan = ct.plan(H200, source='nvidia', versions=['13.0'], cudnn=True, distribution='Debian', major_version='12')
+    assert 'libcudnn9-cuda-13' in plan['packages']
+
+
+def test_parse_nvcc_arch_list_of_real_toolkits():
+    assert ct.parse_nvcc_arch_list(_nvcc('list-gpu-arch-11.8-debian12.txt')) == [
+        '3.5', '3.7', '5.0', '5.2', '5.3', '6.0', '6.1', '6.2', '7.0', '7.2', '7.5', '8.0', '8.6', '8.7', '8.9', '9.0']
+    assert ct.parse_nvcc_arch_list(_nvcc('list-gpu-arch-12.4-debian13.txt'))[0] == '5.0'
+    assert ct.parse_nvcc_arch_list('compute_90\ncompute_90a\ncompute_100f\n') == ['9.0', '10.0']
+
+
+def test_nvcc_lists_every_gpu():
+    listed = ct.parse_nvcc_arch_list(_nvcc('list-gpu-arch-12.4-debian13.txt'))
+    ok = ct.nvcc_arch_problems('12.4', listed, [('NVIDIA H200', '9.0'), ('Tesla V100-SXM2-32GB', '7.0')])
+    assert ok == {'problems': [], 'compared': 'the GPUs of this host: NVIDIA H200 (9.0, Hopper), Tesla V100-SXM2-32GB (7.0, Volta)'}
+    bad = ct.nvcc_arch_problems('12.4', listed, [('NVIDIA GB10', '12.1')])
+    assert bad['problems'] == ['CUDA 12.4: nvcc --list-gpu-arch has no compute_121 for NVIDIA GB10 (12.1, Blackwell); it lists '
+                               'compute_50, compute_52, compute_53, compute_60, compute_61, compute_62, compute_70, compute_72, '
+                               'compute_75, compute_80, compute_86, compute_87, compute_89, compute_90']
+
+
+@pytest.mark.parametrize('version, fixture', [('11.8', 'list-gpu-arch-11.8-debian12.txt'), ('12.4', 'list-gpu-arch-12.4-debian13.txt')])
+def test_no_gpu_compares_nvcc_with_the_table(version, fixture):
+    listed = ct.parse_nvcc_arch_list(_nvcc(fixture))
+    result = ct.nvcc_arch_problems(version, listed, [])
+    assert result['problems'] == []
+    assert result['compared'].startswith("no GPU on this host: nvcc's list (compute_%s .. compute_90, %d entries) against "
+                                         "the collection's table for CUDA %s (" % (listed[0].replace('.', ''), len(listed), version))
+
+
+def test_no_gpu_a_table_claim_nvcc_does_not_list_is_a_problem():
+    listed = [cc for cc in ct.parse_nvcc_arch_list(_nvcc('list-gpu-arch-11.8-debian12.txt')) if cc != '3.5']
+    result = ct.nvcc_arch_problems('11.8', listed, [])
+    assert result['problems'] == [
+        "CUDA 11.8: the collection's tables say it compiles for compute_35, but nvcc --list-gpu-arch does not list them "
+        "(it lists compute_37, compute_50, compute_52, compute_53, compute_60, compute_61, compute_62, compute_70, compute_72, compute_75, "
+        "compute_80, compute_86, compute_87, compute_89, compute_90): the table in _gpu_knowledge.py is wrong"]

@@ -45,7 +45,8 @@ def test_normalize_compute_capability(value, expected):
     assert k.normalize_compute_capability(value) == expected
 
 
-@pytest.mark.parametrize('name, expected', [('Ada Lovelace', 'Ada'), ('hopper', 'Hopper'), ('Blackwell', 'Blackwell'), ('Rubin', None), ('', None)])
+@pytest.mark.parametrize('name, expected', [('Ada Lovelace', 'Ada'), ('hopper', 'Hopper'), ('Blackwell', 'Blackwell'),
+                                            ('Rubin', 'Rubin'), ('Feynman', None), ('', None)])
 def test_normalize_architecture(name, expected):
     # 'Ada Lovelace' is how nvidia-smi -q -x spells it (netdata rtx-4090-driver-535.xml)
     assert k.normalize_architecture(name) == expected
@@ -53,10 +54,19 @@ def test_normalize_architecture(name, expected):
 
 # ---- PCI ids: every TSV row ------------------------------------------------------------------------
 
+# rows of the TSV that are not GPUs (tests/unit/tools/gen_pci_ids.py NOT_GPUS): 0x22ce / 0x22d0 are the
+# GB10's PCIe host bridges (pci.ids "GB10 GEN5 X4 PCIe host", "GB10 GEN4 X1 PCIe host"; issue #19 audit)
+NOT_GPUS = ('22ce', '22d0')
+
+
 @pytest.mark.parametrize('row', _tsv_rows(), ids=lambda r: r[0])
 def test_pci_table_matches_tsv(row):
     device_id, chip, arch, cc, name = row[:5]
     info = k.pci_device_info('0x' + device_id)
+    if device_id in NOT_GPUS:
+        assert info is None
+        assert name.endswith('PCIe host')
+        return
     assert info['pci_device_id'] == '0x' + device_id
     assert info['chip'] == chip
     assert info['architecture'] == arch
@@ -194,8 +204,10 @@ def test_driver_branch(driver, branch):
     (['6.1', '7.5'], 410, 580, 'proprietary', ['proprietary'], True),
     (['6.1', '12.0'], 570, 580, None, [], False),   # Pascal needs proprietary, Blackwell open
     (['3.7', '12.0'], 570, 470, None, [], False),   # Kepler ends at R470, Blackwell starts at R570
-    ([{'architecture': 'Hopper', 'compute_capability': '9.0', 'pci_device_id': '0x2342'}], 520, None, 'open', ['open'], True),  # GH200
-    (['0x2335'], 520, None, 'open', ['open', 'proprietary'], True),
+    # GH200 0x2342: open only; first in the README at 535.43.19
+    ([{'architecture': 'Hopper', 'compute_capability': '9.0', 'pci_device_id': '0x2342'}], 535, None, 'open', ['open'], True),
+    # H200 0x2335: first in the open-gpu-kernel-modules README at 550.40.65 (device minimum above Hopper's R520)
+    (['0x2335'], 550, None, 'open', ['open', 'proprietary'], True),
     (['Turing'], 410, None, 'open', ['open', 'proprietary'], True),
     ([], None, None, None, [], True),
 ])
@@ -272,10 +284,11 @@ def test_torch_variants(torch, ccs, driver, variants):
     assert k.torch_variants(torch, ccs, driver) == variants
 
 
-def test_torch_releases_cover_2_5_to_2_14():
+def test_torch_releases_cover_2_4_to_2_15():
     assert k.torch_releases()[0] == '2.4'
-    assert k.latest_torch_release() == '2.14'
-    for version in ('2.5', '2.6', '2.7', '2.8', '2.9', '2.10', '2.11', '2.12', '2.13', '2.14'):
+    # torch 2.15.0 is on PyPI (released 2026-10-28)
+    assert k.latest_torch_release() == '2.15'
+    for version in ('2.5', '2.6', '2.7', '2.8', '2.9', '2.10', '2.11', '2.12', '2.13', '2.14', '2.15'):
         release = k.TORCH_RELEASES[version]
         assert release['default'] in release['variants']
         for variant in release['variants']:
@@ -311,3 +324,206 @@ def test_torch_recommendation_not_usable_lists_candidates():
 ])
 def test_torch_wheel_index(variant, template, url):
     assert k.torch_wheel_index(variant, template) == url
+
+
+# ---- issue #19: knowledge that matches the real world ----------------------------------------------
+
+NVCC = os.path.join(FIXTURES, '..', 'nvcc')
+
+
+def _nvcc_list(name):
+    with open(os.path.join(NVCC, name), encoding='utf-8') as handle:
+        return [k.normalize_compute_capability(line.strip()) for line in handle if line.strip()]
+
+
+@pytest.mark.parametrize('cuda, driver', [
+    # CUDA release notes, "CUDA Toolkit and Corresponding Driver Versions": CUDA 9.1 (9.1.85) >= 390.46
+    ('9.1', '390.46'),
+    # issue #19 audit: "610.43.02 runs CUDA 13.3 (the 13.3.0 runfile's driver)"
+    ('13.3', '610.43.02'),
+    # issue #19 audit: "CUDA 13.4 exists"; its GA driver is not recorded
+    ('13.4', None),
+])
+def test_cuda_toolkit_drivers(cuda, driver):
+    assert k.cuda_toolkit_driver(cuda) == driver
+    assert cuda in k.known_cuda_versions()
+
+
+def test_cuda_13_4_plans_through_minor_version_compatibility():
+    # CUDA 13.x runs on >= 580.65.06 (minor-version compatibility, research B.4)
+    assert k.cuda_min_driver('13.4') == '580.65.06'
+    assert k.driver_supports_cuda('580.159.04', '13.4') is True
+    # but no driver is taken to run 13.4 natively: its GA driver is unknown
+    assert k.driver_max_cuda('620.10.01') == '13.3'
+    assert k.driver_max_cuda('610.43.02') == '13.3'
+    assert k.driver_max_cuda('595.45.04') == '13.2'
+    assert k.driver_max_cuda('390.46') == '9.1'
+    assert k.driver_max_cuda('387.26') == '9.0'
+
+
+@pytest.mark.parametrize('cuda, lowest', [
+    ('9.2', '3.0'), ('10.2', '3.0'), ('11.0', '3.5'), ('11.8', '3.5'), ('12.0', '5.0'), ('12.9', '5.0'),
+    # CUDA 13.0 removed offline compilation for Maxwell, Pascal and Volta: nvcc --list-gpu-arch starts at
+    # compute_75 (issue #19 audit)
+    ('13.0', '7.5'), ('13.4', '7.5'), ('8.0', None),
+])
+def test_cuda_min_compute_capability(cuda, lowest):
+    assert k.cuda_min_compute_capability(cuda) == lowest
+
+
+@pytest.mark.parametrize('cuda, fixture', [
+    # the real nvcc of Debian's nvidia-cuda-toolkit 11.8.89~11.8.0-5~deb12u1 and 12.4.131~12.4.1-2
+    # (tests/unit/fixtures/nvcc/README.md)
+    ('11.8', 'list-gpu-arch-11.8-debian12.txt'),
+    ('12.4', 'list-gpu-arch-12.4-debian13.txt'),
+])
+def test_compile_targets_are_what_real_nvcc_lists(cuda, fixture):
+    assert k.cuda_compile_targets(cuda) == _nvcc_list(fixture)
+
+
+@pytest.mark.parametrize('cuda, cc, ok', [
+    ('13.0', '7.0', False), ('13.0', '6.1', False), ('13.0', '5.2', False), ('12.9', '7.0', True),
+    ('13.0', '7.5', True), ('12.8', '12.1', False), ('12.9', '12.1', True), ('12.9', '11.0', False),
+    ('13.0', '11.0', True), ('11.8', '9.0', True), ('11.7', '9.0', False), ('12.4', '3.7', False),
+    ('13.0', 'bad', False), ('bad', '9.0', False),
+])
+def test_cuda_compiles_for(cuda, cc, ok):
+    assert k.cuda_compiles_for(cuda, cc) is ok
+
+
+@pytest.mark.parametrize('driver, ccs, cuda', [
+    # issue #19 row 4: "A V100, GTX 1080 or P100 on R580 [...] gets 13.0 today"; the newest toolkit is the
+    # newest the driver runs AND every GPU can be compiled for: 12.9
+    ('580.159.04', ['7.0'], '12.9'), ('580.159.04', ['6.1'], '12.9'), ('580.159.04', ['6.0'], '12.9'),
+    ('580.159.04', ['9.0'], '13.0'), ('580.159.04', ['7.0', '9.0'], '12.9'), ('580.159.04', [], '13.0'),
+    ('575.57.08', ['12.1'], '12.9'), ('570.124.06', ['12.0'], '12.8'), ('470.256.02', ['3.7'], '11.4'),
+    ('610.57.04', ['9.0'], '13.3'), ('375.74', ['6.1'], None),
+])
+def test_newest_cuda_for(driver, ccs, cuda):
+    assert k.newest_cuda_for(driver, ccs) == cuda
+
+
+@pytest.mark.parametrize('device, first', [
+    # NVIDIA/open-gpu-kernel-modules README "Product Name | PCI ID", first release tag listing each id
+    # (tests/unit/fixtures/gpu/open-gpu-kernel-modules/first_driver_by_device.tsv); issue #19 row 5
+    ('0x3182', '580.82.07'),   # B300 SXM6 AC
+    ('0x31c2', '580.82.07'),   # GB300
+    ('0x2e12', '580.94.13'),   # GB10
+    ('0x2d83', '575.64.03'),   # GeForce RTX 5050
+    ('0x2bb5', '575.57.08'),   # RTX PRO 6000 Blackwell Server Edition
+    ('0x2348', '565.57.01'),   # GH200 144G HBM3e
+    ('0x2901', '570.86.15'),   # B200
+    ('0x2900', None),          # GB100 "Reserved Dev ID A": not in the README, the architecture minimum applies
+    ('0x20b0', None),          # A100: Ampere predates the open modules, their README says nothing of its first driver
+])
+def test_device_min_driver(device, first):
+    assert k.device_min_driver(device) == first
+
+
+@pytest.mark.parametrize('device, min_branch, min_driver', [
+    ('0x3182', 580, '580.82.07'), ('0x31c2', 580, '580.82.07'), ('0x2e12', 580, '580.94.13'),
+    ('0x2d83', 575, '575.64.03'), ('0x2bb5', 575, '575.57.08'), ('0x2348', 565, '565.57.01'),
+    ('0x2b85', 570, '570.86.16'),   # RTX 5090: the R570 of the architecture
+])
+def test_blackwell_and_hopper_minimum_is_per_device(device, min_branch, min_driver):
+    req = k.requirements_for_gpus([device])
+    assert (req['min_branch'], req['min_driver']) == (min_branch, min_driver)
+    assert 'first NVIDIA/open-gpu-kernel-modules release whose README lists %s' % device in req['reasons'][0]
+
+
+def test_driver_older_than_the_devices_first_release_is_a_problem():
+    req = k.requirements_for_gpus([{'architecture': 'Blackwell', 'compute_capability': '12.1', 'pci_device_id': '0x2e12'}])
+    assert k.driver_meets_requirements(req, '580.82.07', 'open') == [
+        'driver 580.82.07 is older than 580.94.13, the first driver release NVIDIA lists these GPUs in']
+    assert k.driver_meets_requirements(req, '580.94.13', 'open') == []
+
+
+def test_rubin_is_named_not_dropped():
+    # NVML nvmlDeviceGetArchitecture: RUBIN = 13 (research C.2); chips GR100/GR102 (issue #19 audit)
+    info = k.architecture_info('Rubin')
+    assert (info['nvml_enum'], info['pci_prefix'], info['kernel_modules']) == (13, 'GR', ('open',))
+    req = k.requirements_for_gpus([{'architecture': 'Rubin', 'compute_capability': None, 'pci_device_id': None}])
+    assert req['architectures'] == ['Rubin']
+    assert req['kernel_module'] == 'open'
+    assert "first driver and CUDA version not known to the collection's tables" in req['reasons'][0]
+    assert not any('unknown architecture' in r for r in req['reasons'])
+
+
+@pytest.mark.parametrize('device', ['0x22ce', '0x22d0'])
+def test_gb10_host_bridges_are_not_gpus(device):
+    # pci.ids: "GB10 GEN5 X4 PCIe host" / "GB10 GEN4 X1 PCIe host" (issue #19: PCIe host bridges, not GPUs)
+    assert k.pci_device_info(device) is None
+    assert k.requirements_for_gpus([device])['architectures'] == []
+
+
+def test_torch_2_15():
+    # PyPI torch 2.15.0 (2026-10-28): Requires-Python >=3.11, cp311 .. cp315 wheels, default +cu132 with
+    # arch flags sm_75 sm_80 sm_86 sm_90 sm_100 sm_120 and no PTX; CUDA 13.0 stable as well; cu126 removed
+    # (pytorch/pytorch#190385)
+    release = k.TORCH_RELEASES['2.15']
+    assert (release['python'], release['default'], release['patches']) == ('3.11-3.15', 'cu132', ('2.15.0',))
+    assert sorted(release['variants']) == ['cu130', 'cu132']
+    assert release['variants']['cu132']['archs'] == ('7.5', '8.0', '8.6', '9.0', '10.0', '12.0')
+    assert release['variants']['cu132']['ptx'] is None
+    assert k.torch_variants('2.15', ['9.0'], '580.159.04') == ['cu132', 'cu130', 'cpu']
+    # no Maxwell/Pascal/Volta wheel any more
+    assert k.torch_variants('2.15', ['6.1'], '580.159.04') == ['cpu']
+    assert k.torch_variants('2.15', ['7.0'], '580.159.04') == ['cpu']
+
+
+@pytest.mark.parametrize('release, python', [
+    # PyPI manylinux x86_64 wheels: no cp315 for 2.13 and 2.14 (issue #19 row 6), cp313 for 2.5
+    ('2.13', '3.10-3.14'), ('2.14', '3.10-3.14'), ('2.12', '3.10-3.14'), ('2.5', '3.9-3.13'), ('2.4', '3.8-3.12'),
+])
+def test_python_ranges_from_the_wheels(release, python):
+    assert k.TORCH_RELEASES[release]['python'] == python
+
+
+def test_python_range_per_machine():
+    # torch 2.5.x on PyPI: cp313 for x86_64 only
+    assert k.torch_python_range('2.5', 'aarch64') == '3.9-3.12'
+    assert k.torch_python_range('2.5', 'x86_64') == '3.9-3.13'
+    assert k.torch_python_range('2.14', 'arm64') == '3.10-3.14'
+
+
+@pytest.mark.parametrize('release, variant', [
+    # the wheels' arch flags hold no compute_XY: no PTX (PyPI default wheels, issue #19 row 7)
+    ('2.5', 'cu124'), ('2.6', 'cu124'), ('2.12', 'cu130'), ('2.13', 'cu130'), ('2.14', 'cu130'), ('2.11', 'cu130'),
+])
+def test_no_ptx_where_the_wheels_have_none(release, variant):
+    spec = k.TORCH_RELEASES[release]['variants'][variant]
+    assert spec['ptx'] is None
+    assert spec['archs'] in (('5.0', '6.0', '7.0', '7.5', '8.0', '8.6', '9.0'), ('7.5', '8.0', '8.6', '9.0', '10.0', '12.0'))
+
+
+@pytest.mark.parametrize('release, default', [
+    # torch/version.py of the PyPI aarch64 wheels: +cpu (or no tag, CPU) up to 2.10, +cu130 from 2.11, +cu132 in 2.15
+    ('2.4', 'cpu'), ('2.10', 'cpu'), ('2.11', 'cu130'), ('2.14', 'cu130'), ('2.15', 'cu132'),
+])
+def test_pypi_default_on_aarch64(release, default):
+    assert k.TORCH_RELEASES[release]['default_aarch64'] == default
+    assert k.torch_recommendation(release, [], machine='aarch64')['pypi_default_variant'] == default
+
+
+def test_aarch64_arch_lists_are_shorter():
+    # PyPI aarch64 wheels 2.11-2.14 (+cu130) and 2.15 (+cu132): sm_80 sm_90 sm_100 sm_110 sm_120, no PTX;
+    # build_cuda.sh filter_aarch64_archs keeps fewer architectures than x86_64 (research B.3)
+    for release, variant in (('2.11', 'cu130'), ('2.14', 'cu130'), ('2.15', 'cu132')):
+        archs, ptx = k.variant_archs(k.TORCH_RELEASES[release]['variants'][variant], 'aarch64')
+        assert (archs, ptx) == (('8.0', '9.0', '10.0', '11.0', '12.0'), None)
+    # a Turing GPU has x86_64 wheels but no aarch64 one; Thor (11.0) the other way round
+    assert k.torch_variants('2.14', ['7.5'], '580.159.04') == ['cu132', 'cu130', 'cu126', 'cpu']
+    assert k.torch_variants('2.14', ['7.5'], '580.159.04', machine='aarch64') == ['cpu']
+    assert k.torch_variants('2.14', ['11.0'], '580.159.04') == ['cpu']
+    assert k.torch_variants('2.14', ['11.0'], '580.159.04', machine='aarch64') == ['cu132', 'cu130', 'cpu']
+    # GH200 on aarch64: cu126 (8.0, 9.0) too
+    assert k.torch_variants('2.14', ['9.0'], '580.159.04', machine='aarch64') == ['cu132', 'cu130', 'cu126', 'cpu']
+    # variants with no aarch64 wheel known are left out there
+    assert k.torch_variants('2.6', ['9.0'], '580.159.04', machine='aarch64') == ['cpu']
+    assert k.torch_recommendation('2.14', ['9.0'], '580.159.04', machine='aarch64')['machine'] == 'aarch64'
+
+
+@pytest.mark.parametrize('value, machine', [('x86_64', 'x86_64'), ('amd64', 'x86_64'), ('aarch64', 'aarch64'),
+                                            ('arm64', 'aarch64'), ('sbsa', 'aarch64'), (None, 'x86_64'), ('ppc64le', None)])
+def test_normalize_machine(value, machine):
+    assert k.normalize_machine(value) == machine

@@ -488,7 +488,8 @@ def test_status_driver_not_installed(host_tree, fixture_text):
     host_tree.add_pci_capture(fixture_text('h200-driver580', 'sysfs_pci_10de.txt').replace('driver=nvidia', 'driver='))
     facts = _probe(host_tree)
     assert facts['status'] == 'driver_not_installed'
-    assert 'Install a driver R520+ with the open kernel module' in facts['message']
+    # the H200 (0x2335) is first listed by the open-gpu-kernel-modules README in 550.40.65
+    assert 'Install a driver R550+ with the open kernel module' in facts['message']
     assert facts['gpus'][0]['bound_driver'] == 'none'
     assert facts['driver']['installed'] is False and facts['driver']['version'] is None
     assert facts['torch']['recommended_variant'] == 'cpu'

@@ -220,8 +220,9 @@ def test_debian12_tesla_470_is_proprietary_only():
 
 
 def test_debian_nvidia_source_names():
+    # auto takes the newest branch the repository carries: R610 (gpu-driver-container CI builds 610.57.04)
     p = nd.plan(HOPPER, 'Debian', '12', 'x86_64', '6.1.0-18-amd64', source='nvidia')
-    assert (p['branch'], p['flavour']) == (580, 'open')
+    assert (p['branch'], p['flavour']) == (610, 'open')
     assert p['packages'] == ['nvidia-smi', 'libcuda1', 'libnvidia-ml1', 'nvidia-persistenced',
                              'nvidia-driver-cuda', 'nvidia-kernel-open-dkms', 'linux-headers-6.1.0-18-amd64']
 
@@ -401,9 +402,11 @@ def test_switch_ubuntu_source_nvidia_to_distro():
 
 
 def test_candidates_debian12():
+    # the main 535 driver and bookworm's nvidia-tesla-535 family (deb.debian.org bookworm non-free Packages)
     assert nd.candidate_packages('Debian', '12', '6.1.0-18-amd64', branch='535', flavour='proprietary') == [
-        'libcuda1', 'libnvidia-ml1', 'linux-headers-6.1.0-18-amd64', 'nvidia-kernel-dkms', 'nvidia-persistenced',
-        'nvidia-smi']
+        'libcuda1', 'libnvidia-ml1', 'libnvidia-tesla-535-cfg1', 'libnvidia-tesla-535-cuda1', 'libnvidia-tesla-535-ml1',
+        'linux-headers-6.1.0-18-amd64', 'nvidia-kernel-dkms', 'nvidia-persistenced', 'nvidia-smi',
+        'nvidia-tesla-535-kernel-dkms', 'nvidia-tesla-535-smi']
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -484,3 +487,97 @@ def test_dpkg_installed_filter():
     from ansible_collections.labops.dlstack.plugins.filter import nvidia_driver as flt
     assert flt.FilterModule().filters()['dpkg_installed'] is flt.dpkg_installed
     assert flt.dpkg_installed('installed\tg++\t4:12.2.0-3\nconfig-files\tsudo\t1.9.13p3-1+deb12u4\n') == {'g++': '4:12.2.0-3'}
+# ---------------------------------------------------------------------------------------------------
+# NVIDIA's repository per platform, renamed Ubuntu packages, distro families (issue #19 rows 2, 3, 7)
+
+TURING = _gpu('Tesla T4', '0x1eb8', '7.5', 'Turing')
+KEPLER = _gpu('Tesla K80', '0x102d', '3.7', 'Kepler')
+
+
+@pytest.mark.parametrize('platform, key', [
+    # NVIDIA/cuda-repo-management#39: debian13 is signed with 8793F200.pub,
+    # fingerprint 02182E60104FCDC26EAE1B8597A5D4CB8793F200
+    ('debian13', {'file': '8793F200.pub', 'fingerprint': '02182E60104FCDC26EAE1B8597A5D4CB8793F200'}),
+    ('debian13/sbsa', {'file': '8793F200.pub', 'fingerprint': '02182E60104FCDC26EAE1B8597A5D4CB8793F200'}),
+    # 3BF863CC, the key of the other directories since 2022 (nvidia_repo's former default fingerprint)
+    ('debian12/x86_64', {'file': '3bf863cc.pub', 'fingerprint': 'EB693B3035CD5710E231E123A4B469963BF863CC'}),
+    ('ubuntu2404', {'file': '3bf863cc.pub', 'fingerprint': 'EB693B3035CD5710E231E123A4B469963BF863CC'}),
+    ('rhel9', None), ('', None),
+])
+def test_nvidia_repo_key_per_platform(platform, key):
+    assert nd.nvidia_repo_key(platform) == key
+
+
+def test_nvidia_repo_branches_per_platform():
+    # debian13 has no R580 (NVIDIA/cuda-repo-management#40); the repositories carry 590, 595, 610
+    # (gpu-driver-container CI: 580.178.04, 595.91.07, 610.57.04)
+    assert nd.branches_for('debian13', 'nvidia') == [610, 595, 590]
+    assert nd.branches_for('debian12', 'nvidia')[:4] == [610, 595, 590, 580]
+    assert nd.branches_for('ubuntu2404', 'nvidia')[-1] == 535
+
+
+def test_debian13_nvidia_source_has_nothing_for_pascal():
+    # Pascal's last branch is R580 and the debian13 repository has none
+    p = nd.plan(PASCAL, 'Debian', '13', 'x86_64', '6.12.48+deb13-amd64', source='nvidia')
+    assert p['action'] == 'fail'
+    assert p['errors'][0].startswith('nvidia_driver_branch auto: no branch of debian13 (source nvidia: 610, 595, 590) '
+                                     'fits these GPUs (R367 to R580)')
+    assert nd.plan(PASCAL, 'Debian', '13', 'x86_64', '6.12.48+deb13-amd64', source='nvidia', branch='580')['errors'] == [
+        'nvidia_driver_branch 580 is not available on debian13 from source nvidia; available: 610, 595, 590']
+
+
+def test_debian13_nvidia_source_default_without_gpu():
+    # a container without GPU gets R595 from debian13 (no R580 LTSB there), R580 elsewhere
+    assert nd.plan(NO_GPU_CONTAINER, 'Debian', '13', 'x86_64', None, source='nvidia')['branch'] == 595
+    assert nd.plan(NO_GPU_CONTAINER, 'Debian', '12', 'x86_64', None, source='nvidia')['branch'] == 580
+
+
+@pytest.mark.parametrize('branch, flavour, packages, version_package', [
+    # NVIDIA Driver Installation Guide, "Recent Updates" / "Ubuntu 590 and later packages": "Starting with branch
+    # 590, the Ubuntu packages will be renamed by removing the branch designation from the package name" and a
+    # branch is held by the pinning package nvidia-driver-pinning-<version>, installed before the driver
+    (590, 'open', ['nvidia-driver-pinning-590', 'nvidia-utils', 'libnvidia-compute', 'nvidia-open',
+                   'linux-headers-6.8.0-50-generic'], 'nvidia-utils'),
+    # "cuda-drivers-580 will be removed"; "cuda-drivers: no change"
+    (610, 'proprietary', ['nvidia-driver-pinning-610', 'nvidia-utils', 'libnvidia-compute', 'cuda-drivers',
+                          'linux-headers-6.8.0-50-generic'], 'nvidia-utils'),
+    # up to R580 the names keep the branch
+    (580, 'open', ['nvidia-utils-580', 'libnvidia-compute-580', 'nvidia-open-580', 'linux-headers-6.8.0-50-generic'],
+     'nvidia-utils-580'),
+])
+def test_ubuntu_nvidia_source_names_by_branch(branch, flavour, packages, version_package):
+    p = nd.plan(TURING, 'Ubuntu', '24.04', 'x86_64', '6.8.0-50-generic', source='nvidia', branch=str(branch), flavour=flavour)
+    assert (p['action'], p['packages'], p['version_package']) == ('install', packages, version_package)
+
+
+def test_ubuntu_nvidia_source_missing_pinning_package_stops():
+    avail = {'nvidia-utils': '590.48.01-1', 'libnvidia-compute': '590.48.01-1', 'nvidia-open': '590.48.01-1'}
+    p = nd.plan(TURING, 'Ubuntu', '24.04', 'x86_64', '6.8.0-50-generic', source='nvidia', branch='590', available=avail)
+    assert p['errors'][0].startswith('branch 590 from source nvidia: nvidia-driver-pinning-590 not in the configured apt sources')
+
+
+def test_jammy_470_is_server_only():
+    # jammy's nvidia-*-470 (non-server) are transitional packages to 535 (packages.ubuntu.com jammy-updates,
+    # issue #19 audit); Kepler (last branch R470) needs the -470-server names, whatever nvidia_driver_ubuntu_server says
+    names = nd.package_names('ubuntu2204', 'distro', 470, 'proprietary', '5.15.0-130-generic', ubuntu_server=False)
+    assert names['userspace'] == ['nvidia-utils-470-server', 'libnvidia-compute-470-server']
+    assert names['precompiled'] == ['nvidia-headless-no-dkms-470-server', 'linux-modules-nvidia-470-server-5.15.0-130-generic',
+                                    'nvidia-compute-utils-470-server']
+    p = nd.plan(KEPLER, 'Ubuntu', '22.04', 'x86_64', '5.15.0-130-generic', ubuntu_server=False)
+    assert (p['branch'], p['flavour'], p['packages'][0]) == (470, 'proprietary', 'nvidia-utils-470-server')
+    # other branches keep the non-server names when asked
+    assert nd.package_names('ubuntu2204', 'distro', 580, 'proprietary', None, ubuntu_server=False)['userspace'] == [
+        'nvidia-utils-580', 'libnvidia-compute-580']
+
+
+def test_bookworm_tesla_535_family():
+    # deb.debian.org bookworm non-free Packages (2026-12-01): nvidia-tesla-535-smi, libnvidia-tesla-535-cuda1,
+    # -ml1, -cfg1, nvidia-tesla-535-kernel-dkms 535.216.03-3~deb12u1; no open kernel module of it in contrib
+    assert nd.debian_families('debian12', 535) == [{'family': '', 'flavours': ('open', 'proprietary')},
+                                                   {'family': 'tesla-535', 'flavours': ('proprietary',)}]
+    names = nd.package_names('debian12', 'distro', 535, 'proprietary', '6.1.0-18-amd64', family='tesla-535')
+    assert names['userspace'] == ['nvidia-tesla-535-smi', 'libnvidia-tesla-535-cuda1', 'libnvidia-tesla-535-ml1',
+                                  'libnvidia-tesla-535-cfg1', 'nvidia-persistenced']
+    assert names['dkms'] == ['nvidia-tesla-535-kernel-dkms']
+    # trixie: 550 main, 535 only as the tesla family
+    assert nd.debian_families('debian13', 535) == [{'family': 'tesla-535', 'flavours': ('proprietary',)}]

@@ -128,8 +128,9 @@ def test_explicit_variant_without_the_gpu_architecture():
     pascal = {'status': 'ok', 'gpus': [{'name': 'Tesla P100-PCIE-16GB', 'compute_capability': '6.0'}],
               'driver': {'version': '580.95.05'}}
     problems = pe.variant_problems(pascal, '2.13.0', 'cu130')
-    assert problems == ['architecture: torch 2.13 cu130 wheels carry sm_75, sm_80, sm_86, sm_90, sm_100, sm_120 '
-                        '+ PTX compute_120; the GPU(s) here have compute capability 6.0 (variants that fit: cu126)']
+    # torch 2.13.0+cu130 from PyPI: arch flags sm_75 .. sm_120, no compute_120 (no PTX; _gpu_knowledge SRC_PYPI_WHEELS)
+    assert problems == ['architecture: torch 2.13 cu130 wheels carry sm_75, sm_80, sm_86, sm_90, sm_100, sm_120; '
+                        'the GPU(s) here have compute capability 6.0 (variants that fit: cu126)']
     plan = pe.plan_environments([{'user': 'bob', 'envs': [{'name': 'x', 'variant': 'cu130'}]}], SETTINGS, pascal, HOMES)
     assert plan['envs'] == []
     assert plan['errors'] == ['pytorch_env_users[bob].envs[x].variant: cu130 cannot work on this host: ' + problems[0]]
@@ -144,18 +145,26 @@ def test_explicit_variant_without_the_gpu_architecture():
      'pytorch_env_users[carol]: user carol does not exist on this host (create it first, e.g. with ansible.builtin.user)'),
     ([{'user': 'bob', 'envs': [{'name': 'x', 'torch_version': '2.3.1'}]}], {},
      'pytorch_env_users[bob].envs[x].torch_version: torch 2.3 is not in the tables (known: 2.4, 2.5, 2.6, 2.7, '
-     '2.8, 2.9, 2.10, 2.11, 2.12, 2.13, 2.14)'),
+     '2.8, 2.9, 2.10, 2.11, 2.12, 2.13, 2.14, 2.15)'),
     ([{'user': 'bob', 'envs': [{'name': 'x', 'torch_version': '2.13.0+cu130'}]}], {},
      'pytorch_env_users[bob].envs[x].torch_version: give the variant in variant, not as +cu130'),
     ([{'user': 'bob', 'envs': [{'name': 'x', 'python': '3.9'}]}], {},
-     'pytorch_env_users[bob].envs[x].python: torch 2.13 has wheels for Python 3.10-3.15, not 3.9'),
+     'pytorch_env_users[bob].envs[x].python: torch 2.13 has wheels for Python 3.10-3.14, not 3.9'),
+    # PyPI torch 2.13.0 has cp310 .. cp314 wheels only: no 3.15 (issue #19 audit, pypi.org simple API)
+    ([{'user': 'bob', 'envs': [{'name': 'x', 'python': '3.15'}]}], {},
+     'pytorch_env_users[bob].envs[x].python: torch 2.13 has wheels for Python 3.10-3.14, not 3.15'),
+    # torch 2.15.0: Requires-Python >=3.11 (PyPI)
+    ([{'user': 'bob', 'envs': [{'name': 'x', 'python': '3.10', 'torch_version': '2.15.0'}]}], {},
+     'pytorch_env_users[bob].envs[x].python: torch 2.15 has wheels for Python 3.11-3.15, not 3.10'),
+    # torch 2.5 has a cp313 wheel for x86_64 on PyPI, none for aarch64
+    ([{'user': 'bob', 'envs': [{'name': 'x', 'python': '3.13', 'torch_version': '2.5.1'}]}], {'machine': 'aarch64'},
+     'pytorch_env_users[bob].envs[x].python: torch 2.5 has wheels for Python 3.9-3.12, not 3.13'),
     ([{'user': 'bob', 'envs': [{'name': 'x', 'backend': 'conda'}]}], {},
      'pytorch_env_users[bob].envs[x].backend: conda, but no conda prefix is known for bob '
      '(pytorch_env_conda_prefixes, or run labops.dlstack.conda first)'),
-    ([{'user': 'bob', 'envs': [{'name': 'x', 'torchvision': True, 'torch_version': '2.14.0'}]}], {},
-     'pytorch_env_users[bob].envs[x]: no torchvision/torchaudio release is known to match torch 2.14.0 (known: '
-     '2.4.0, 2.4.1, 2.5.0, 2.5.1, 2.6.0, 2.7.0, 2.7.1, 2.8.0, 2.9.0, 2.9.1, 2.10.0, 2.11.0, 2.12.0, 2.13.0); '
-     'set torchvision/torchaudio false and list exact versions in packages'),
+    ([{'user': 'bob', 'envs': [{'name': 'x', 'torchvision': True, 'torch_version': '2.3.1'}]}], {},
+     'pytorch_env_users[bob].envs[x].torch_version: torch 2.3 is not in the tables (known: 2.4, 2.5, 2.6, 2.7, '
+     '2.8, 2.9, 2.10, 2.11, 2.12, 2.13, 2.14, 2.15)'),
     ([{'user': 'bob', 'envs': [{'name': 'a b'}]}], {},
      "pytorch_env_users[bob].envs[0].name: 'a b' must be letters, digits, \".\", \"_\" or \"-\""),
     ([{'user': 'bob'}], {'torch_version': '2.13'},
@@ -250,7 +259,18 @@ def test_the_wheelhouse_carries_the_numpy_the_tests_plan():
 
 @pytest.mark.parametrize('torch_version, expected', [
     ('2.6.0', ('0.21.0', '2.6.0')), ('2.11.0', ('0.26.0', '2.11.0')), ('2.13.0', ('0.28.0', '2.11.0')),
-    ('2.13.0+cu130', ('0.28.0', '2.11.0')), ('2.14.0', None),
+    ('2.13.0+cu130', ('0.28.0', '2.11.0')),
+    # PyPI METADATA: torchvision 0.27.1 "Requires-Dist: torch (==2.12.1)"
+    ('2.12.1', ('0.27.1', '2.11.0')),
+    # PyPI METADATA: torchvision 0.29.0 "Requires-Dist: torch (==2.14.0)" (issue #19: "torchvision 0.29.0
+    # requires torch ==2.14.0", so 2.14.0 with torchvision was refused before)
+    ('2.14.0', ('0.29.0', '2.11.0')),
+    # PyPI: torchvision 0.29.1 "torch (>=2.14.0)", uploaded 2026-09-30 with torch 2.14.1
+    ('2.14.1', ('0.29.1', '2.11.0')),
+    # PyPI: torchvision 0.29.2 (py3-none, "torch (>=2.14.0)") and torchaudio 2.11.1 ("torch>=2.11"), both
+    # uploaded 2026-10-28 with torch 2.15.0
+    ('2.15.0', ('0.29.2', '2.11.1')),
+    ('2.16.0', None),
 ])
 def test_domain_libraries(torch_version, expected):
     libs = pe.domain_libraries(torch_version)
@@ -434,3 +454,214 @@ def test_classify_cuda_error(text, layer):
 ])
 def test_built_variant(local, torch_cuda, variant):
     assert pe.built_variant(local, torch_cuda) == variant
+
+
+# ---- live checks (issue #19): the planned wheel exists; the installed wheel covers the GPUs --------
+
+import os  # noqa: E402  pylint: disable=wrong-import-position
+
+KNOWLEDGE = os.path.join(os.path.dirname(__file__), '..', '..', 'fixtures', 'knowledge')
+# the file names of the offline wheelhouse the Molecule pytorch_env scenario mounts as find-links /opt/wheels
+# (tests/harness/ensure-wheelhouse.sh; listed on this machine, .cache/wheelhouse)
+WHEELHOUSE = ['filelock-4.3.1-py3-none-any.whl', 'pip-26.3-py3-none-any.whl', 'sympy-1.14.0-py3-none-any.whl',
+              'torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl',
+              'markupsafe-3.0.4-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.manylinux_2_28_x86_64.whl',
+              'uv-0.13.9-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl']
+
+
+def _pypi_torch_page():
+    with open(os.path.join(KNOWLEDGE, 'pypi-simple-torch-2.12-2.13-linux.json'), encoding='utf-8') as handle:
+        return handle.read()
+
+
+def _layer(version='2.13.0', variant='cpu', python='3.11', **sources):
+    src = {'index_url': 'https://pypi.org/simple', 'torch_index_url': '', 'extra_index_urls': [],
+           'find_links': ['/opt/wheels'], 'offline': False}
+    src.update(sources)
+    return {'key': 'k', 'python': python, 'requirements': pe.requirements(version, variant), 'sources': src}
+
+
+def _found(directory='/opt/wheels', names=None):
+    return [{'ansible_loop_var': '__pytorch_env_dir', '__pytorch_env_dir': directory,
+             'files': [{'path': '%s/%s' % (directory, n)} for n in (WHEELHOUSE if names is None else names)]}]
+
+
+def _page(url, status=200, content=None):
+    return {'ansible_loop_var': '__pytorch_env_page', '__pytorch_env_page': url, 'status': status,
+            'content': _pypi_torch_page() if content is None else content}
+
+
+@pytest.mark.parametrize('name, fields', [
+    ('torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl',
+     ('torch', '2.13.0+cpu', ['cp311'], ['cp311'], ['manylinux_2_28_x86_64'])),
+    ('markupsafe-3.0.4-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.manylinux_2_28_x86_64.whl',
+     ('markupsafe', '3.0.4', ['cp311'], ['cp311'], ['manylinux2014_x86_64', 'manylinux_2_17_x86_64', 'manylinux_2_28_x86_64'])),
+    ('torchvision-0.29.2-py3-none-manylinux_2_28_aarch64.whl', ('torchvision', '0.29.2', ['py3'], ['none'], ['manylinux_2_28_aarch64'])),
+])
+def test_parse_wheel_filename(name, fields):
+    info = pe.parse_wheel_filename(name)
+    assert (info['project'], info['version'], info['python'], info['abi'], info['platform']) == fields
+    assert pe.parse_wheel_filename('torch-2.13.0.tar.gz') is None
+
+
+@pytest.mark.parametrize('name, python, machine, ok', [
+    ('torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl', '3.11', 'x86_64', True),
+    ('torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl', '3.12', 'x86_64', False),
+    ('torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl', '3.11', 'aarch64', False),
+    ('torch-2.13.0-cp314-cp314t-manylinux_2_28_x86_64.whl', '3.14', 'x86_64', False),   # free-threaded build
+    ('torchvision-0.29.2-py3-none-manylinux_2_28_aarch64.whl', '3.13', 'arm64', True),
+    ('cuda_bindings-13.0.3-cp39-abi3-manylinux_2_28_x86_64.whl', '3.12', 'x86_64', True),
+    ('pip-26.3-py3-none-any.whl', '3.11', 'aarch64', True),
+])
+def test_wheel_fits(name, python, machine, ok):
+    assert pe.wheel_fits(pe.parse_wheel_filename(name), python, machine) is ok
+
+
+def test_simple_page_filenames_json_and_html():
+    names = pe.simple_page_filenames(_pypi_torch_page())
+    assert 'torch-2.13.0-cp311-cp311-manylinux_2_28_x86_64.whl' in names and len(names) == 26
+    # PEP 503 HTML, the form of download.pytorch.org and find-links pages (a local version's '+' is %2B in hrefs)
+    html = ('<html><body><a href="/whl/cpu/torch-2.13.0%2Bcpu-cp312-cp312-manylinux_2_28_x86_64.whl#sha256=ab">'
+            'torch-2.13.0+cpu-cp312-cp312-manylinux_2_28_x86_64.whl</a><br/>'
+            '<a href="torch-2.12.0%2Bcpu-cp311-cp311-manylinux_2_28_x86_64.whl"></a></body></html>')
+    assert pe.simple_page_filenames(html) == ['torch-2.13.0+cpu-cp312-cp312-manylinux_2_28_x86_64.whl',
+                                              'torch-2.12.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl']
+    assert pe.simple_page_filenames('not a page') == []
+
+
+def test_wheel_sources_in_uv_order():
+    layer = _layer(torch_index_url='https://download.pytorch.org/whl/cu130', extra_index_urls=['https://mirror.lab/simple'],
+                   find_links=['/opt/wheels', 'file:///srv/wheels', 'https://lab/wheels/'])
+    layer['requirements'] = ['torch==2.13.0+cu130', 'torchvision==0.28.0+cu130']
+    assert pe.wheel_sources([layer]) == {
+        'dirs': ['/opt/wheels', '/srv/wheels'],
+        'pages': ['https://lab/wheels/', 'https://download.pytorch.org/whl/cu130/torch/',
+                  'https://download.pytorch.org/whl/cu130/torchvision/', 'https://mirror.lab/simple/torch/',
+                  'https://mirror.lab/simple/torchvision/', 'https://pypi.org/simple/torch/',
+                  'https://pypi.org/simple/torchvision/']}
+    assert pe.wheel_sources([_layer(offline=True)]) == {'dirs': ['/opt/wheels'], 'pages': []}
+
+
+def test_wheel_check_the_molecule_wheelhouse_has_the_planned_wheel():
+    check = pe.wheel_check([_layer()], _found(), [_page('https://pypi.org/simple/torch/')], 'x86_64')
+    assert check == {'problems': [], 'unchecked': [],
+                     'checked': ['torch==2.13.0+cpu for Python 3.11 on x86_64: found in /opt/wheels']}
+
+
+def test_wheel_check_fails_with_what_exists():
+    check = pe.wheel_check([_layer('2.12.0')], _found(), [_page('https://pypi.org/simple/torch/')], 'x86_64')
+    assert check['problems'] == [
+        'torch==2.12.0+cpu for Python 3.11 on x86_64: no such wheel in /opt/wheels, https://pypi.org/simple/torch/. '
+        'They have no torch 2.12.0+cpu at all; for Python 3.11 on x86_64: torch 2.13.0, 2.13.0+cpu, 2.12.0. Pick a '
+        'torch_version / python / variant that exists there, or add the wheel to the find-links directory']
+    # the wanted version is there, for other interpreters only
+    check = pe.wheel_check([_layer(python='3.12')], _found(), [_page('https://pypi.org/simple/torch/')], 'x86_64')
+    assert check['problems'][0].startswith('torch==2.13.0+cpu for Python 3.12 on x86_64: no such wheel in /opt/wheels, '
+                                           'https://pypi.org/simple/torch/. They have torch 2.13.0+cpu only as cp311, '
+                                           'manylinux_2_28_x86_64; for Python 3.12 on x86_64: torch 2.13.0, 2.12.0.')
+
+
+def test_wheel_check_left_open_when_a_source_does_not_answer():
+    # what ansible.builtin.uri registers when the host does not trust the proxy's CA (the Molecule container
+    # before ca_trust runs)
+    page = dict(_page('https://pypi.org/simple/torch/', status=-1, content=''),
+                msg='Status code was -1 and not [200, 404]: Request failed: <urlopen error [SSL: CERTIFICATE_VERIFY_FAILED]>')
+    check = pe.wheel_check([_layer('2.12.0')], _found(), [page], 'x86_64')
+    assert check == {'problems': [], 'checked': [], 'unchecked': [
+        'torch==2.12.0+cpu for Python 3.11 on x86_64: not checked, https://pypi.org/simple/torch/ did not answer '
+        '(Status code was -1 and not [200, 404]: Request failed: <urlopen error [SSL: CERTIFICATE_VERIFY_FAILED]>)']}
+
+
+def test_wheel_check_offline_uses_the_find_links_only():
+    check = pe.wheel_check([_layer('2.12.0', offline=True)], _found(), [], 'x86_64')
+    assert check['problems'][0].startswith('torch==2.12.0+cpu for Python 3.11 on x86_64: no such wheel in /opt/wheels. '
+                                           'They have no torch 2.12.0+cpu at all; for Python 3.11 on x86_64: torch 2.13.0+cpu.')
+
+
+def test_wheel_check_takes_the_first_index_that_lists_the_project():
+    # uv's first-index strategy: the torch index has the project, so PyPI's page does not count
+    layer = _layer(torch_index_url='https://download.pytorch.org/whl/cu130', find_links=[])
+    layer['requirements'] = ['torch==2.13.0+cu130']
+    html = '<a href="torch-2.13.0%2Bcu130-cp312-cp312-manylinux_2_28_x86_64.whl">torch-2.13.0+cu130-cp312-cp312-manylinux_2_28_x86_64.whl</a>'
+    check = pe.wheel_check([layer], [], [_page('https://download.pytorch.org/whl/cu130/torch/', content=html),
+                                         _page('https://pypi.org/simple/torch/')], 'x86_64')
+    assert check['problems'][0].startswith('torch==2.13.0+cu130 for Python 3.11 on x86_64: no such wheel in '
+                                           'https://download.pytorch.org/whl/cu130/torch/. They have torch 2.13.0+cu130 only as cp312')
+    # on aarch64 the same x86_64-only page has nothing either
+    layer['python'] = '3.12'
+    check = pe.wheel_check([layer], [], [_page('https://download.pytorch.org/whl/cu130/torch/', content=html)], 'aarch64')
+    assert 'no torch wheel for Python 3.12 on aarch64' in check['problems'][0]
+
+
+H200_ARCH_LIST = ['sm_75', 'sm_80', 'sm_86', 'sm_90', 'sm_100', 'sm_120']  # misc.txt: torch 2.11.0+cu130 on the H200
+
+
+def test_arch_coverage_h200_capture(h200_facts, fixture_text):
+    probe = _h200_probe(fixture_text)
+    assert probe['arch_list'] == H200_ARCH_LIST
+    assert pe.arch_coverage(probe, h200_facts) == {
+        'problem': None, 'compared': "compute capability 9.0 against the wheel's sm_75 sm_80 sm_86 sm_90 sm_100 sm_120"}
+
+
+def test_arch_coverage_fails_when_the_host_cc_is_not_covered(fixture_text):
+    # the wheel's own list, no table: a GTX 1080 (6.1) with the 2.11.0+cu130 wheel of the capture
+    pascal = {'status': 'ok', 'gpus': [{'name': 'NVIDIA GeForce GTX 1080', 'compute_capability': '6.1'}],
+              'driver': {'version': '580.95.05'}}
+    probe = _h200_probe(fixture_text, devices=[{'index': 0, 'name': 'NVIDIA GeForce GTX 1080', 'capability': '6.1'}])
+    result = pe.arch_coverage(probe, pascal)
+    assert result['problem'].startswith('torch 2.11.0+cu130 (CUDA 13.0) carries sm_75 sm_80 sm_86 sm_90 sm_100 sm_120; '
+                                        'no sm_XY of the same major with a lower or equal minor and no PTX compute_XY '
+                                        'at or below 6.1')
+
+
+@pytest.mark.parametrize('archs, cc, covered', [
+    (['sm_80', 'sm_86'], '8.9', True),        # Ada runs sm_86
+    (['sm_100', 'sm_120'], '12.1', True),     # GB10 runs sm_120
+    (['sm_80', 'compute_80'], '9.0', True),   # PTX JIT forward
+    (['sm_80'], '9.0', False),
+    (['sm_90', 'compute_90'], '8.9', False),  # PTX never runs backwards
+])
+def test_arch_coverage_binary_rule(archs, cc, covered):
+    probe = _probe(torch_version='2.13.0+cu130', torch_cuda='13.0', arch_list=archs,
+                   devices=[{'index': 0, 'name': 'GPU', 'capability': cc}])
+    assert (pe.arch_coverage(probe, None)['problem'] is None) is covered
+
+
+def test_arch_coverage_without_gpu_or_cuda_says_what_it_compared():
+    assert pe.arch_coverage(_probe(), CONTAINER) == {
+        'problem': None, 'compared': 'nothing: a CPU build of torch has no CUDA architectures'}
+    # a CUDA wheel on a host without GPU: get_arch_list() is [], the arch flags are read instead
+    probe = _probe(torch_version='2.13.0+cu130', torch_cuda='13.0', arch_list=[], arch_flags=H200_ARCH_LIST)
+    assert pe.arch_coverage(probe, CONTAINER)['compared'] == (
+        'nothing: no GPU on this host (the wheel covers sm_75 sm_80 sm_86 sm_90 sm_100 sm_120)')
+
+
+def test_diagnose_names_the_architecture_layer(h200_facts, fixture_text):
+    # CUDA is available but the wheel lacks sm_90: the verdict is architecture, before anything else runs
+    verdict = pe.diagnose(_h200_probe(fixture_text, arch_list=['sm_100', 'sm_120']), _h200_env(h200_facts), h200_facts)
+    assert (verdict['ok'], verdict['layer']) == (False, 'architecture')
+    assert verdict['message'].startswith('ubuntu/pytorch: torch 2.11.0+cu130 (CUDA 13.0) carries sm_100 sm_120')
+    ok = pe.diagnose(_h200_probe(fixture_text), _h200_env(h200_facts), h200_facts)
+    assert ok['arch_check'] == "compute capability 9.0 against the wheel's sm_75 sm_80 sm_86 sm_90 sm_100 sm_120"
+
+
+def test_probe_source_reads_the_arch_flags_of_a_cuda_build(tmp_path):
+    # stand-in torch module shaped like a CUDA build on a host without GPU: get_arch_list() [] (as torch returns
+    # when CUDA is not available), torch._C._cuda_getArchFlags() the build's flags
+    (tmp_path / 'torch').mkdir()
+    (tmp_path / 'torch' / '__init__.py').write_text(
+        '__version__ = "2.13.0+cu130"\n'
+        'class version: cuda = "13.0"\n'
+        'class _C:\n    @staticmethod\n    def _cuda_getArchFlags(): return "sm_75 sm_80 sm_86 sm_90 sm_100 sm_120"\n'
+        'class cuda:\n    @staticmethod\n    def get_arch_list(): return []\n'
+        '    @staticmethod\n    def is_available(): return False\n'
+        '    @staticmethod\n    def init(): raise RuntimeError("Found no NVIDIA driver on your system")\n'
+        'def ones(*a, **k): raise RuntimeError("stand-in")\n')
+    import subprocess
+    import sys
+    # the check file as it is shipped to the hosts (dlstack-check, and the role's verification)
+    from ansible_collections.labops.dlstack.plugins.module_utils import _pytorch_env_check as check
+    out = subprocess.run([sys.executable, check.__file__, '--json', '--no-expect'], capture_output=True, text=True,
+                         check=False, env={'PYTHONPATH': str(tmp_path), 'PATH': '/usr/bin:/bin'})
+    result = json.loads(out.stdout)
+    assert (result['arch_list'], result['arch_flags']) == ([], H200_ARCH_LIST)

@@ -63,7 +63,8 @@ def test_default_torch_version_is_the_newest(capsys, h200_host, tmp_path):
     code, result = run_module(capsys, tree_args(tree, nvidia_smi_path=smi.script(tmp_path)))
     torch = result['ansible_facts']['dlstack_gpu']['torch']
     assert code == 0
-    assert (torch['torch_version'], torch['recommended_variant']) == ('2.14', 'cu132')
+    # torch 2.15 (PyPI 2.15.0, default +cu132) is the newest; H200 + driver 580.159.04 -> cu132
+    assert (torch['torch_version'], torch['recommended_variant']) == ('2.15', 'cu132')
 
 
 def test_r470_field_fallback(capsys, host_tree, tmp_path, fixture_text):
