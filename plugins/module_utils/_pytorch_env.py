@@ -571,6 +571,7 @@ def torch_source(sources, layered_on=None):
     where = [w for w in (sources.get('torch_index_url'), links and 'find-links ' + links) if w]
     return ', '.join(where) or sources.get('index_url') or 'the default index'
 
+
 # --------------------------------------------------------------------------------------------------
 # before building a layer: do the planned wheels exist where uv will look? (live, not a table)
 # --------------------------------------------------------------------------------------------------
@@ -817,7 +818,6 @@ def arch_coverage(probe, gpu_facts=None):
                       ', '.join(uncovered)))
         return {'problem': problem, 'compared': compared}
     return {'problem': None, 'compared': compared}
-
 
 
 def check_expectation(plan, gpu_facts=None):

@@ -142,6 +142,8 @@ def test_a_gpu_host_with_the_cpu_build_is_not_a_green_ok(h200_facts):
                         'cu130), NumPy 2.4.6, autograd ok, matmul ok, CUDA no')
     assert lines[3] == ('  bob: no conda from labops.dlstack; env torch: torch 2.13.0+cpu (cpu, probe recommends cu130), '
                         'NumPy 2.4.6, autograd ok, matmul ok, CUDA no')
+
+
 DEFERRED = ('deferred: 1 process on GPU 0 (alice python 71h). This run would install the userspace of driver branch 535 (...); '
             'the driver change waits and nothing was changed for it.')
 

@@ -487,6 +487,8 @@ def test_dpkg_installed_filter():
     from ansible_collections.labops.dlstack.plugins.filter import nvidia_driver as flt
     assert flt.FilterModule().filters()['dpkg_installed'] is flt.dpkg_installed
     assert flt.dpkg_installed('installed\tg++\t4:12.2.0-3\nconfig-files\tsudo\t1.9.13p3-1+deb12u4\n') == {'g++': '4:12.2.0-3'}
+
+
 # ---------------------------------------------------------------------------------------------------
 # NVIDIA's repository per platform, renamed Ubuntu packages, distro families (issue #19 rows 2, 3, 7)
 
