@@ -6,17 +6,17 @@ from __future__ import annotations
 
 DOCUMENTATION = r'''
 ---
-module: pytorch_env_probe
+module: pytorch_env_info
 short_description: Ask a Python environment what its torch can do
 version_added: "1.0.0"
 description:
   - Runs a short probe with the given environment's own interpreter, as the user the task runs as
     (use C(become_user) in the task). The probe imports torch, reads C(torch.__version__), C(torch.version.cuda),
-    C(torch.cuda.is_available()), the CUDA device names and the compiled architecture list, and multiplies
+    what C(torch.cuda.is_available) returns, the CUDA device names and the compiled architecture list, and multiplies
     two matrices of ones on the chosen device (C(cuda:0) when CUDA is available, else C(cpu)).
   - Read-only, never reports a change. The verdict (does this match what the host can do) is the
     filter P(labops.dlstack.pytorch_env_diagnose#filter).
-author: labops.dlstack maintainers (!UNKNOWN)
+author: labops.dlstack maintainers (@labops)
 options:
   python:
     description: The environment's interpreter, for example C(/home/alice/.venvs/pytorch/bin/python).
@@ -41,7 +41,7 @@ notes:
 
 EXAMPLES = r'''
 - name: Probe alice's environment as alice
-  labops.dlstack.pytorch_env_probe:
+  labops.dlstack.pytorch_env_info:
     python: /home/alice/.venvs/pytorch/bin/python
   become: true
   become_user: alice
