@@ -91,3 +91,28 @@ def test_verification_problems_make_an_error_row(h200_facts):
 def test_hosts_must_be_a_list():
     with pytest.raises(AnsibleFilterError, match='hosts must be a list'):
         fr.fleet_report_rows({}, 'all')
+
+
+def test_report_dir_problem_inside_an_inventory_directory(tmp_path):
+    inventory = tmp_path / 'mylab'
+    inventory.mkdir()
+    (inventory / 'hosts.yml').write_text('all: {}\n')
+    message = fr.report_dir_problem(str(inventory / 'reports'), [str(inventory)])
+    assert message == (
+        'fleet_report_dir (%s) is inside the inventory directory %s, which Ansible parses as inventory on every run: '
+        'point -i at the inventory file (for example -i %s) or set fleet_report_dir to a directory outside it.'
+        % (inventory / 'reports', inventory, inventory / 'hosts.yml'))
+    assert fr.report_dir_problem(str(inventory), [str(inventory)], 'pytorch_env_report_dir').startswith('pytorch_env_report_dir (')
+
+
+def test_report_dir_problem_beside_an_inventory_file_or_elsewhere(tmp_path):
+    inventory = tmp_path / 'mylab'
+    inventory.mkdir()
+    (inventory / 'hosts.yml').write_text('all: {}\n')
+    # -i mylab/hosts.yml: reports/ beside the file is fine
+    assert fr.report_dir_problem(str(inventory / 'reports'), [str(inventory / 'hosts.yml')]) == ''
+    # a sibling whose name starts like the inventory directory is not inside it
+    assert fr.report_dir_problem(str(tmp_path / 'mylab-reports'), [str(inventory)]) == ''
+    # a host list (-i a,b,) is not a path at all
+    assert fr.report_dir_problem('reports', ['a,b,']) == ''
+    assert fr.report_dir_problem(str(tmp_path / 'x'), str(inventory / 'hosts.yml')) == ''
