@@ -35,7 +35,7 @@ MATRIX_CORE_VERSIONS ?= 2.20.10 2.21.5
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-test: setup unit lint sanity changelog build publish ee matrix molecule faults  ## everything CI runs, failing on the first failure
+test: setup unit lint sanity changelog build publish ee matrix ee-run molecule faults  ## everything CI runs, failing on the first failure
 	@echo "make test: all stages passed"
 
 setup: venv publish-venv tools docker images wheelhouse collection  ## venvs, host tools, Docker engine, test images, wheelhouse, collection path
@@ -93,7 +93,7 @@ publish: build publish-venv  ## galaxy-importer and antsibull-docs lint-collecti
 ee: build  ## ansible-builder create: the shipped execution-environment.yml and the offline build context
 	bash tests/harness/ee.sh create
 
-ee-run: build publish-venv images  ## build the execution environment, run the demo lab's site.yml through it (ansible-navigator)
+ee-run: build publish-venv images wheelhouse  ## build the execution environment, run the demo lab's site.yml through it (ansible-navigator)
 	bash tests/harness/ee.sh run
 
 matrix: venv images  ## ansible-test sanity and the unit tests on ansible-core $(MATRIX_CORE_VERSIONS) (Debian 13 containers)

@@ -21,7 +21,9 @@ if [ -n "$bad" ]; then
   echo "$bad" >&2
   exit 1
 fi
-for need in MANIFEST.json FILES.json README.md LICENSE meta/runtime.yml execution-environment.yml changelogs/changelog.yaml roles/ plugins/ playbooks/ $(cd "$root" && ls -d roles/*/README.md); do
+# what a user and Galaxy read: docs, metadata, the EE definition, release notes once released
+for need in MANIFEST.json FILES.json README.md LICENSE meta/runtime.yml execution-environment.yml changelogs/changelog.yaml \
+    roles/ plugins/ playbooks/ $(cd "$root" && ls -d roles/*/README.md) $(cd "$root" && ls CHANGELOG.rst 2>/dev/null); do
   grep -q "^$need" <<<"$listing" || { echo "build: $tarball lacks $need" >&2; exit 1; }
 done
 echo "build: $(basename "$tarball") ($(du -k "$tarball" | cut -f1) KiB, $(wc -l <<<"$listing") entries), no test, cache or report files"
