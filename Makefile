@@ -23,18 +23,28 @@ export DLSTACK_WHEELHOUSE ?= $(CURDIR)/.cache/wheelhouse
 MOLECULE_NOT_IN_CI := gpu conda_online
 MOLECULE_SCENARIOS ?= $(filter-out $(MOLECULE_NOT_IN_CI),$(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
-.PHONY: faults help test setup venv tools docker images wheelhouse collection unit lint sanity changelog knowledge-check knowledge-warn molecule build ee demo demo-down clean gpu-kit gpu-rehearsal
+# The publishing tools (galaxy-importer, antsibull-docs, ansible-navigator) in their own venv:
+# their pins clash with the developer tool chain's (tests/harness/requirements-publish.txt).
+PUBLISH_VENV := $(CURDIR)/.cache/venv-publish
+# ansible-core releases the version matrix runs sanity and the unit tests on, besides the venv's 2.19
+# (2.20 and 2.21 need Python 3.12+: they run in the Debian 13 image, whose python3 is 3.13).
+MATRIX_CORE_VERSIONS ?= 2.20.10 2.21.5
+
+.PHONY: faults help test setup venv publish-venv tools docker images wheelhouse collection unit lint sanity changelog knowledge-check knowledge-warn release molecule build publish ee ee-run matrix demo demo-down clean gpu-kit gpu-rehearsal
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-test: setup unit lint sanity changelog knowledge-warn build ee molecule faults  ## everything CI runs, failing on the first failure
+test: setup unit lint sanity changelog knowledge-warn build publish ee matrix ee-run molecule faults  ## everything CI runs, failing on the first failure
 	@echo "make test: all stages passed"
 
-setup: venv tools docker images wheelhouse collection  ## venv, host tools, Docker engine, test images, wheelhouse, collection path
+setup: venv publish-venv tools docker images wheelhouse collection  ## venvs, host tools, Docker engine, test images, wheelhouse, collection path
 
-venv:  ## project-local .venv from the pinned requirements.txt (reused while unchanged)
+venv:  ## project-local .venv from the pinned requirements-dev.txt (reused while unchanged)
 	bash tests/harness/ensure-venv.sh
+
+publish-venv:  ## .cache/venv-publish: galaxy-importer, antsibull-docs, ansible-navigator (tests/harness/requirements-publish.txt)
+	bash tests/harness/ensure-venv.sh $(PUBLISH_VENV) tests/harness/requirements-publish.txt
 
 tools:  ## host tools the tests use (shellcheck for sanity, debootstrap for images), from apt when missing
 	bash tests/harness/ensure-tools.sh
@@ -67,8 +77,11 @@ lint: venv collection  ## ansible-lint, production profile
 sanity: venv tools  ## ansible-test sanity (offline-safe pip bootstrap, see tests/harness/sanity.sh)
 	bash tests/harness/sanity.sh
 
-changelog: venv  ## antsibull-changelog lint
-	antsibull-changelog lint
+changelog: venv  ## antsibull-changelog lint, CHANGELOG.rst current, the release tried in a scratch copy
+	bash tests/harness/changelog.sh check
+
+release: venv  ## the release of galaxy.yml's version: changelog.yaml, CHANGELOG.rst (then commit and tag)
+	bash tests/harness/changelog.sh release
 
 knowledge-check: venv collection  ## compare the knowledge tables with PyPI (torch/torchvision/torchaudio) and the PCI table with its sources; fails listing what differs
 	python tests/harness/knowledge_check.py
@@ -81,11 +94,18 @@ knowledge-warn: venv collection
 build: venv  ## ansible-galaxy collection build, and check nothing from tests or caches is inside
 	bash tests/harness/check-build.sh
 
-ee: build  ## ansible-builder create: check execution-environment.yml and write its build context
-	cp .cache/build/labops-dlstack-$$(sed -n 's/^version: *//p' galaxy.yml).tar.gz .cache/build/labops-dlstack.tar.gz
-	ansible-builder create -f execution-environment.yml -c .cache/ee >/dev/null
-	@test -s .cache/ee/Dockerfile && test -s .cache/ee/_build/collections/labops-dlstack.tar.gz
-	@echo "ee: build context in .cache/ee (build it with: ansible-builder build -f execution-environment.yml -t labops/dlstack-ee)"
+publish: build publish-venv  ## galaxy-importer and antsibull-docs lint-collection-docs (0 errors), a new user's install from the tarball
+	bash tests/harness/publish-check.sh
+	bash tests/harness/install-check.sh
+
+ee: build  ## ansible-builder create: the shipped execution-environment.yml and the offline build context
+	bash tests/harness/ee.sh create
+
+ee-run: build publish-venv images wheelhouse  ## build the execution environment, run the demo lab's site.yml through it (ansible-navigator)
+	bash tests/harness/ee.sh run
+
+matrix: venv images  ## ansible-test sanity and the unit tests on ansible-core $(MATRIX_CORE_VERSIONS) (Debian 13 containers)
+	bash tests/harness/matrix.sh $(MATRIX_CORE_VERSIONS)
 
 molecule: setup  ## every Molecule scenario under molecule/
 	@for s in $(MOLECULE_SCENARIOS); do echo "=== molecule test -s $$s"; molecule test -s $$s || exit 1; done

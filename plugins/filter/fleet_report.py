@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import os
+
 from ansible.errors import AnsibleFilterError
 
 # Status -> severity shown in the report. ok: nothing to do; warn: works, something to look at;
@@ -248,10 +250,30 @@ def user_line(user):
                                                    [_env_text(e) for e in user.get('envs') or []]))
 
 
+def report_dir_problem(report_dir, inventory_sources, variable='fleet_report_dir'):
+    """Why the controller directory ``report_dir`` must not receive reports, or '' when it may.
+
+    Ansible parses every file under an inventory source that is a directory as inventory (JSON as
+    YAML, HTML as nothing it knows), so reports written there warn on every later run, or add
+    groups. ``inventory_sources`` is ``ansible_inventory_sources``; only its directories count.
+    """
+    if isinstance(inventory_sources, str):
+        inventory_sources = [inventory_sources]
+    target = os.path.realpath(os.path.expanduser(str(report_dir)))
+    for source in inventory_sources or []:
+        source = os.path.realpath(os.path.expanduser(str(source)))
+        if os.path.isdir(source) and (target == source or target.startswith(source.rstrip(os.sep) + os.sep)):
+            return ('%s (%s) is inside the inventory directory %s, which Ansible parses as inventory on every run: '
+                    'point -i at the inventory file (for example -i %s) or set %s to a directory outside it.'
+                    % (variable, target, source, os.path.join(source, 'hosts.yml'), variable))
+    return ''
+
+
 class FilterModule(object):
     def filters(self):
         return {
             'fleet_report_rows': fleet_report_rows,
             'fleet_report_summary': fleet_report_summary,
             'fleet_report_lines': fleet_report_lines,
+            'report_dir_problem': report_dir_problem,
         }

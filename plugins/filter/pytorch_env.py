@@ -40,7 +40,7 @@ def pytorch_env_diagnose(probe, plan, gpu_facts=None, require_cuda=False):
 
 def pytorch_env_report(probe_results, host, gpu_facts=None, require_cuda=False):
     if not isinstance(probe_results, list):
-        raise AnsibleFilterError('pytorch_env_report: the input must be the results list of a pytorch_env_probe loop')
+        raise AnsibleFilterError('pytorch_env_report: the input must be the results list of a pytorch_env_info loop')
     return pe.report(probe_results, host, gpu_facts, bool(require_cuda))
 
 

@@ -3,7 +3,7 @@
 #
 # This file is private to labops.dlstack (leading underscore): no compatibility promise outside the
 # collection. It is imported by the filter plugin labops.dlstack.pytorch_env (controller) and by the
-# module labops.dlstack.pytorch_env_probe (managed host): pure Python >= 3.9, stdlib only.
+# module labops.dlstack.pytorch_env_info (managed host): pure Python >= 3.9, stdlib only.
 
 """Decisions of the pytorch_env role: which torch wheels, where, and is the result right.
 
@@ -856,7 +856,7 @@ def classify_cuda_error(text):
 def diagnose(probe, plan, gpu_facts=None, require_cuda=False):
     """The verdict on one environment: {'ok', 'layer', 'message', ...} (layer None when ok).
 
-    probe: the pytorch_env_probe result (_pytorch_env_check.run output); plan: the env's plan.
+    probe: the pytorch_env_info result (_pytorch_env_check.run output); plan: the env's plan.
     """
     probe = probe or {}
     expect = plan.get('expect') or cuda_expectation(gpu_facts, plan['torch_version'], plan['variant'])
@@ -983,7 +983,7 @@ def variant_note(plan, gpu_facts=None):
 
 
 def report(probe_results, host, gpu_facts=None, require_cuda=False):
-    """The per-host report from the registered loop of pytorch_env_probe (one result per env plan).
+    """The per-host report from the registered loop of pytorch_env_info (one result per env plan).
 
     Skipped items (check mode, environment not there yet) are listed as not verified. The report has
     no timestamps or timings, so it is the same on every run of an unchanged host.

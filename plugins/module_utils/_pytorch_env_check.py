@@ -15,7 +15,7 @@ One source, two callers, so that what a lab user sees is what ops sees:
   environment's root). ``dlstack-check`` prints the torch version and variant, whether CUDA is
   available and why not, the devices, and the checks below with their timings; exit status 0 when
   every check passed, 1 when one failed, 2 on a usage error.
-- the role's verification: the module labops.dlstack.pytorch_env_probe runs this same source with
+- the role's verification: the module labops.dlstack.pytorch_env_info runs this same source with
   the environment's python, as the user (``--json --no-expect``), and _pytorch_env.diagnose() judges
   the result against the plan.
 

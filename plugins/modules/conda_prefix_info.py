@@ -16,7 +16,7 @@ description:
   - Tells the distribution (Miniforge from conda-forge, Miniconda from Anaconda's pkgs/main, Anaconda
     from its metapackage) and versions, so the role installs, updates in place or leaves the prefix alone.
   - Run it as the prefix's owner (C(become_user)) so that nothing it triggers is owned by another user.
-author: labops.dlstack maintainers (!UNKNOWN)
+author: labops.dlstack maintainers (@labops)
 options:
   prefix:
     description: Absolute path of the conda prefix (for example C(/home/alice/miniforge3)).

@@ -30,7 +30,7 @@ description:
     a message that says what it means and what to do.
   - Never changes anything and never reports C(changed).
 author:
-  - labops.dlstack maintainers (!UNKNOWN)
+  - labops.dlstack maintainers (@labops)
 extends_documentation_fragment:
   - labops.dlstack.attributes
   - labops.dlstack.attributes.info_module

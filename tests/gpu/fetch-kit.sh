@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The offline kit tests/gpu/reference-host.sh installs from (the reference GPU host has no network):
-#   - ansible-core at the version requirements.txt pins (what CI tests), with its dependencies at
-#     requirements.txt's versions, as binary wheels for one CPython on manylinux x86_64;
+#   - ansible-core at the version requirements-dev.txt pins (what CI tests), with its dependencies at
+#     requirements-dev.txt's versions, as binary wheels for one CPython on manylinux x86_64;
 #   - pip, run from its own wheel to install them (neither python3 on the host needs pip);
 #   - community.general, a dependency of the collection (galaxy.yml; cuda_toolkit uses its
 #     alternatives module), as a collection tarball made from the venv's `ansible` package.
@@ -18,10 +18,10 @@ dest=${2:-.cache/gpu-kit/$tag}
 venv=${DLSTACK_VENV:-.venv}
 # pip bootstraps from its wheel (python3 pip-X.whl/pip install ..., as pip's documentation describes)
 pip_pin=${DLSTACK_GPU_KIT_PIP:-25.3}
-# The controller's runtime dependencies of ansible-core, pinned as requirements.txt pins them.
+# The controller's runtime dependencies of ansible-core, pinned as requirements-dev.txt pins them.
 names='ansible-core|jinja2|markupsafe|pyyaml|packaging|cryptography|cffi|pycparser|resolvelib'
-constraints=$(grep -iE "^($names)==" requirements.txt | sed 's/ *#.*//')
-ansible_core=$(sed -n 's/^ansible-core==\([^ ]*\).*/\1/p' requirements.txt)
+constraints=$(grep -iE "^($names)==" requirements-dev.txt | sed 's/ *#.*//')
+ansible_core=$(sed -n 's/^ansible-core==\([^ ]*\).*/\1/p' requirements-dev.txt)
 cg_dir=$("$venv/bin/python" -c 'import ansible_collections, os; print(os.path.join(list(ansible_collections.__path__)[0], "community", "general"))')
 cg_version=$("$venv/bin/python" -c 'import json, sys; print(json.load(open(sys.argv[1]))["collection_info"]["version"])' "$cg_dir/MANIFEST.json")
 want="python=$pyver ansible-core=$ansible_core pip=$pip_pin community.general=$cg_version $(echo "$constraints" | tr '\n' ' ')"

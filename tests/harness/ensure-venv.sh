@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Create (or reuse) the project-local virtual environment .venv from the pinned requirements.txt.
-# Reused while requirements.txt is unchanged (its sha256 is stamped in the venv).
+# Create (or reuse) a project-local virtual environment from a pinned requirements file:
+#   ensure-venv.sh                 .venv from requirements-dev.txt (the developer tool chain)
+#   ensure-venv.sh VENV REQS       any other, e.g. the publishing tools (tests/harness/requirements-publish.txt)
+# Reused while the requirements file is unchanged (its sha256 is stamped in the venv).
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
-venv=${DLSTACK_VENV:-.venv}
+venv=${1:-${DLSTACK_VENV:-.venv}}
+reqs=${2:-requirements-dev.txt}
 python=${PYTHON:-python3}
-want=$(sha256sum requirements.txt | cut -d' ' -f1)
+want=$(sha256sum "$reqs" | cut -d' ' -f1)
 stamp=$venv/.labops-requirements.sha256
 
 if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
@@ -26,6 +29,6 @@ fi
 start=$SECONDS
 rm -rf "$venv"
 "$python" -m venv "$venv"
-"$venv/bin/python" -m pip install -q -r requirements.txt 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+"$venv/bin/python" -m pip install -q -r "$reqs" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 echo "$want" >"$stamp"
-echo "venv: $venv built in $((SECONDS - start))s ($("$venv/bin/ansible" --version | head -n1))"
+echo "venv: $venv built from $reqs in $((SECONDS - start))s ($("$venv/bin/ansible" --version | head -n1))"

@@ -160,3 +160,28 @@ def test_a_deferred_driver_is_a_state_of_its_own(h200_facts, empty_facts):
     lines = fr.fleet_report_lines(rows)
     assert lines[0] == '2 host(s), 1 GPU(s): no_gpu=1, ok=1 [SIMULATED hardware: ws1]; driver deferred for running jobs: ws1'
     assert lines[2] == 'ws1 [SIMULATED]: ok; NVIDIA H200 (Hopper, 9.0); 580.159.04 open; torch cu130 -> driver ' + DEFERRED
+
+
+def test_report_dir_problem_inside_an_inventory_directory(tmp_path):
+    inventory = tmp_path / 'mylab'
+    inventory.mkdir()
+    (inventory / 'hosts.yml').write_text('all: {}\n')
+    message = fr.report_dir_problem(str(inventory / 'reports'), [str(inventory)])
+    assert message == (
+        'fleet_report_dir (%s) is inside the inventory directory %s, which Ansible parses as inventory on every run: '
+        'point -i at the inventory file (for example -i %s) or set fleet_report_dir to a directory outside it.'
+        % (inventory / 'reports', inventory, inventory / 'hosts.yml'))
+    assert fr.report_dir_problem(str(inventory), [str(inventory)], 'pytorch_env_report_dir').startswith('pytorch_env_report_dir (')
+
+
+def test_report_dir_problem_beside_an_inventory_file_or_elsewhere(tmp_path):
+    inventory = tmp_path / 'mylab'
+    inventory.mkdir()
+    (inventory / 'hosts.yml').write_text('all: {}\n')
+    # -i mylab/hosts.yml: reports/ beside the file is fine
+    assert fr.report_dir_problem(str(inventory / 'reports'), [str(inventory / 'hosts.yml')]) == ''
+    # a sibling whose name starts like the inventory directory is not inside it
+    assert fr.report_dir_problem(str(tmp_path / 'mylab-reports'), [str(inventory)]) == ''
+    # a host list (-i a,b,) is not a path at all
+    assert fr.report_dir_problem('reports', ['a,b,']) == ''
+    assert fr.report_dir_problem(str(tmp_path / 'x'), str(inventory / 'hosts.yml')) == ''

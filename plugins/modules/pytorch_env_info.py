@@ -6,7 +6,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r'''
 ---
-module: pytorch_env_probe
+module: pytorch_env_info
 short_description: Ask a Python environment what its torch can do
 version_added: "1.0.0"
 description:
@@ -21,7 +21,7 @@ description:
     known value, and a multiplication of two matrices of ones; each with its wall time.
   - Read-only, never reports a change. The verdict (does this match what the host can do) is the
     filter P(labops.dlstack.pytorch_env_diagnose#filter).
-author: labops.dlstack maintainers (!UNKNOWN)
+author: labops.dlstack maintainers (@labops)
 options:
   python:
     description: The environment's interpreter, for example C(/home/alice/.venvs/pytorch/bin/python).
@@ -47,7 +47,7 @@ notes:
 
 EXAMPLES = r'''
 - name: Probe alice's environment as alice
-  labops.dlstack.pytorch_env_probe:
+  labops.dlstack.pytorch_env_info:
     python: /home/alice/.venvs/pytorch/bin/python
   become: true
   become_user: alice

@@ -1,5 +1,5 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""pytorch_env_probe: output parsing, the source it sends, and a real run of it with this interpreter.
+"""pytorch_env_info: output parsing, the source it sends, and a real run of it with this interpreter.
 
 No environment with torch exists in CI's unit stage: the run uses this interpreter with a tiny
 stand-in `torch` package (version, CUDA API answering "not available", ones/matmul on lists, no
@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 
-from ansible_collections.labops.dlstack.plugins.modules import pytorch_env_probe as m
+from ansible_collections.labops.dlstack.plugins.modules import pytorch_env_info as m
 from ansible_collections.labops.dlstack.plugins.module_utils import _pytorch_env_check as check
 
 FAKE_TORCH = '''
