@@ -318,6 +318,8 @@ MACHINES = {'x86_64': 'x86_64', 'amd64': 'x86_64', 'aarch64': 'aarch64', 'arm64'
 # --------------------------------------------------------------------------------------------------
 
 _VERSION_RE = re.compile(r'(\d+(?:\.\d+)+|\d+)')
+# the epoch of a Debian package version ('1:580.95.05-0ubuntu1'; deb-version(7))
+_EPOCH_RE = re.compile(r'^\s*\d+:(?=\d)')
 
 
 def parse_version(value):
@@ -330,17 +332,20 @@ def parse_version(value):
         return (value,)
     if isinstance(value, (tuple, list)):
         return tuple(int(p) for p in value)
-    match = _VERSION_RE.search(str(value))
+    match = _VERSION_RE.search(_EPOCH_RE.sub('', str(value)))
     if not match:
         return None
     return tuple(int(p) for p in match.group(1).split('.'))
 
 
 def version_string(value):
-    """The dotted number inside value ('610.57.04 [Deprecated]' -> '610.57.04'), or None."""
+    """The dotted number inside value ('610.57.04 [Deprecated]' -> '610.57.04'), or None.
+
+    A Debian package version's epoch is not part of it: '1:580.95.05-0ubuntu1' -> '580.95.05'.
+    """
     if value is None:
         return None
-    match = _VERSION_RE.search(str(value))
+    match = _VERSION_RE.search(_EPOCH_RE.sub('', str(value)))
     return match.group(1) if match else None
 
 

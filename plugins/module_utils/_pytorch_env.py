@@ -702,8 +702,9 @@ def _listings(dir_results, page_results, why=None):
 
 def _describe_available(project, version, python, machine, infos):
     same = sorted(set(tag for i in infos if i['version'] == version for tag in i['python'] + i['platform']))
+    # newest first; of one release the plain version before its local variants (a set has no order)
     fitting = sorted(set(i['version'] for i in infos if wheel_fits(i, python, machine)),
-                     key=lambda v: gk.parse_version(v.split('+', 1)[0]) or (), reverse=True)
+                     key=lambda v: (gk.parse_version(v.split('+', 1)[0]) or (), '+' not in v, v), reverse=True)
     parts = []
     if same:
         parts.append('%s %s only as %s' % (project, version, ', '.join(same)))

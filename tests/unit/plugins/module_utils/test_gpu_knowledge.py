@@ -527,3 +527,15 @@ def test_aarch64_arch_lists_are_shorter():
                                             ('arm64', 'aarch64'), ('sbsa', 'aarch64'), (None, 'x86_64'), ('ppc64le', None)])
 def test_normalize_machine(value, machine):
     assert k.normalize_machine(value) == machine
+
+
+@pytest.mark.parametrize('value, expected', [
+    # Ubuntu's driver packages carry an epoch (deb-version(7): "[epoch:]upstream_version[-debian_revision]"),
+    # e.g. nvidia-utils-580-server 1:580.95.05-0ubuntu0.24.04.2: the driver version is what follows it
+    ('1:580.95.05-0ubuntu1', '580.95.05'),
+    ('580.95.05-1', '580.95.05'),
+    ('610.57.04 [Deprecated]', '610.57.04'),
+])
+def test_version_string_drops_a_package_epoch(value, expected):
+    assert k.version_string(value) == expected
+    assert k.parse_version(value) == tuple(int(p) for p in expected.split('.'))
