@@ -82,7 +82,7 @@ ee: build  ## ansible-builder create: check execution-environment.yml and write 
 molecule: setup  ## every Molecule scenario under molecule/
 	@for s in $(MOLECULE_SCENARIOS); do echo "=== molecule test -s $$s"; molecule test -s $$s || exit 1; done
 
-faults: setup  ## fault and bad-input tests: check mode, 34 invalid inputs, interrupts, checksum, archive down
+faults: setup  ## fault and bad-input tests: check mode, 43 invalid inputs, interrupts, dpkg killed, host dies, checksum, archive down
 	python -m pytest tests/integration -q -p no:cacheprovider
 
 demo: setup  ## main job: a throwaway demo lab of three containers, site.yml on it, the fleet report

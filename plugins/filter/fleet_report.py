@@ -51,7 +51,12 @@ def _row(host, facts, gpu, torch_results, problems=()):
     }
 
 
-def fleet_report_rows(hostvars, hosts, facts_key='dlstack_gpu', torch_key='pytorch_env_results', problems_key='dlstack_verify_problems'):
+# The problem a row gets when the run stopped on its host before the report (finished_hosts).
+NOT_FINISHED = 'this run did not finish on this host (it failed or became unreachable); the row shows its last probe'
+
+
+def fleet_report_rows(hostvars, hosts, facts_key='dlstack_gpu', torch_key='pytorch_env_results', problems_key='dlstack_verify_problems',
+                      finished_hosts=None):
     """One row per host and GPU (one row for a host without GPUs), sorted by host then GPU index.
 
     ``hostvars`` is Ansible's hostvars, ``hosts`` the hosts to report. A host whose probe facts are
@@ -59,6 +64,9 @@ def fleet_report_rows(hostvars, hosts, facts_key='dlstack_gpu', torch_key='pytor
     ``torch_key`` names the per-host list of torch verification results (user, env, ok...), if any;
     ``problems_key`` the per-host list of problems a verification found (playbooks/verify.yml).
     A row with problems or a failed torch check is an error whatever the probe status.
+    ``finished_hosts`` (ansible_play_hosts of the report's play), when given: the hosts the run is still
+    going on; any other host of ``hosts`` gets the problem NOT_FINISHED (a host that died mid-run keeps
+    the facts of its first probe, which alone would not tell).
     """
     if isinstance(hosts, str):
         raise AnsibleFilterError('fleet_report_rows: hosts must be a list of host names, got a string')
@@ -68,6 +76,8 @@ def fleet_report_rows(hostvars, hosts, facts_key='dlstack_gpu', torch_key='pytor
         facts = (hv.get('ansible_facts') or {}).get(facts_key) or hv.get(facts_key)
         torch_results = list(hv.get(torch_key) or [])
         problems = list(hv.get(problems_key) or [])
+        if finished_hosts is not None and host not in finished_hosts:
+            problems.insert(0, NOT_FINISHED)
         if not facts:
             rows.append(_row(host, {'status': 'unreachable',
                                     'message': 'No probe facts: the host was unreachable or failed before the GPU probe ran.'},
