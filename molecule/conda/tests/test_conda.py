@@ -91,6 +91,8 @@ def test_proxy_password_is_readable_by_its_user_only(host):
     # as another user would try: alice's .condarc holds the proxy password of conda_proxy_servers
     for user, other in (("alice", "bob"), ("bob", "alice")):
         condarc = USERS[user]["prefix"] + "/.condarc"
+        # the home and the prefix are open to others (useradd's 0755): the file's own mode is what protects it
+        assert host.run("sudo -u %s test -r %s", other, USERS[user]["prefix"] + "/conda-meta").rc == 0
         own = host.run("sudo -u %s cat %s", user, condarc)
         assert own.rc == 0 and "s3cret" in own.stdout
         theirs = host.run("sudo -u %s cat %s", other, condarc)
