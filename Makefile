@@ -110,7 +110,7 @@ matrix: venv images  ## ansible-test sanity and the unit tests on ansible-core $
 molecule: setup  ## every Molecule scenario under molecule/
 	@for s in $(MOLECULE_SCENARIOS); do echo "=== molecule test -s $$s"; molecule test -s $$s || exit 1; done
 
-faults: setup  ## fault and bad-input tests: check mode, 34 invalid inputs, interrupts, checksum, archive down
+faults: setup  ## fault and bad-input tests: check mode, 43 invalid inputs, interrupts, dpkg killed, host dies, checksum, archive down
 	python -m pytest tests/integration -q -p no:cacheprovider
 
 gpu-kit: venv  ## offline kit for the reference GPU host (cp312 wheels of ansible-core, pip, community.general) in .cache/gpu-kit/cp312

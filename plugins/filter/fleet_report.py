@@ -99,8 +99,12 @@ def _row(host, facts, gpu, torch_results, problems=(), conda_results=(), deferre
     }
 
 
+# The problem a row gets when the run stopped on its host before the report (finished_hosts).
+NOT_FINISHED = 'this run did not finish on this host (it failed or became unreachable); the row shows its last probe'
+
+
 def fleet_report_rows(hostvars, hosts, facts_key='dlstack_gpu', torch_key='pytorch_env_results', problems_key='dlstack_verify_problems',
-                      conda_key='conda_results', driver_key='nvidia_driver_result'):
+                      conda_key='conda_results', driver_key='nvidia_driver_result', finished_hosts=None):
     """One row per host and GPU (one row for a host without GPUs), sorted by host then GPU index.
 
     ``hostvars`` is Ansible's hostvars, ``hosts`` the hosts to report. A host whose probe facts are
@@ -114,6 +118,9 @@ def fleet_report_rows(hostvars, hosts, facts_key='dlstack_gpu', torch_key='pytor
     their environments (variant, the probe's recommendation, the checks).
     ``driver_key`` names the nvidia_driver role's result: its ``deferred`` sentence (a driver change or
     reboot held back by running GPU jobs) shows in ``driver_deferred``, which changes no severity.
+    ``finished_hosts`` (ansible_play_hosts of the report's play), when given: the hosts the run is still
+    going on; any other host of ``hosts`` gets the problem NOT_FINISHED (a host that died mid-run keeps
+    the facts of its first probe, which alone would not tell).
     """
     if isinstance(hosts, str):
         raise AnsibleFilterError('fleet_report_rows: hosts must be a list of host names, got a string')
@@ -125,6 +132,8 @@ def fleet_report_rows(hostvars, hosts, facts_key='dlstack_gpu', torch_key='pytor
         problems = list(hv.get(problems_key) or [])
         conda_results = list(hv.get(conda_key) or [])
         deferred = _deferred(hv.get(driver_key))
+        if finished_hosts is not None and host not in finished_hosts:
+            problems.insert(0, NOT_FINISHED)
         if not facts:
             rows.append(_row(host, {'status': 'unreachable',
                                     'message': 'No probe facts: the host was unreachable or failed before the GPU probe ran.'},

@@ -1,6 +1,12 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Invalid inputs across the roles: each run of the site playbook fails before any change, naming the variable.
 
+The cases after pytorch-matmul-size-zero are the classes of issue #12, one each (the rules of every class
+have their own unit cases in tests/unit/plugins/module_utils/test_role_inputs.py): a package string that is
+not a PEP 508 requirement, a path that must be absolute, an environment and a conda prefix where their
+user cannot own them, a value this run does not use (an index URL while offline), a version that is not
+a pin, an unbounded size, a controller file that does not exist, a version YAML reads as a number.
+
 One container for the whole module; its state (files, dpkg, holds) is snapshotted once and compared
 after every case, so a case that changes anything fails (the container is then replaced by a fresh one,
 so the next case starts clean). Each case runs `ansible-playbook labops.dlstack.site --tags <stage>`
@@ -75,6 +81,21 @@ CASES = [
     case('pytorch-python-not-on-host', 'pytorch', 'pytorch_env_python', pytorch_env_python='3.13'),
     case('pytorch-install-timeout-negative', 'pytorch', 'pytorch_env_install_timeout', pytorch_env_install_timeout=-10),
     case('pytorch-matmul-size-zero', 'pytorch', 'pytorch_env_matmul_size', pytorch_env_matmul_size=0),
+    # each value by what it is (issue #12), before the layer is built, the installer copied or a directory made
+    case('pytorch-package-not-pep508', 'pytorch', 'pytorch_env_users[alice].envs[torch].packages[0]',
+         pytorch_env_users=[{'user': 'alice', 'envs': [{'name': 'torch', 'packages': ['--index-url=http://pypi.evil.example/simple']}]}]),
+    case('pytorch-root-relative', 'pytorch', 'pytorch_env_root', pytorch_env_root='opt/labops-dlstack'),
+    case('pytorch-env-in-another-home', 'pytorch', "pytorch_env_users[alice].envs[torch].path: '/home/bob/.venvs/torch' "
+                                                   'is not where alice can own it',
+         pytorch_env_users=[{'user': 'alice', 'envs': [{'name': 'torch', 'path': '/home/bob/.venvs/torch'}]}]),
+    case('conda-prefix-in-another-home', 'conda', "conda_users[bob].prefix: '/home/alice/conda-of-bob' is not where bob can own it",
+         conda_users=['alice', {'name': 'bob', 'prefix': '/home/alice/conda-of-bob'}]),
+    case('pytorch-index-url-unused-offline', 'pytorch', 'pytorch_env_index_url', pytorch_env_index_url='pypi.lab.example/simple'),
+    case('conda-version-latest', 'conda', "conda_version: 'latest' is not a pinned miniforge release", conda_version='latest'),
+    case('pytorch-matmul-size-unbounded', 'pytorch', 'pytorch_env_matmul_size: 100000', pytorch_env_matmul_size=100000),
+    case('ca-src-missing', 'ca', "ca_trust_certificates[lab-ca].src: '/srv/no-such-lab-ca.pem' does not exist on the controller",
+         ca_trust_certificates=[{'name': 'lab-ca', 'src': '/srv/no-such-lab-ca.pem'}]),
+    case('cuda-version-unquoted', 'cuda', 'cuda_toolkit_versions[0]: 12.1', cuda_toolkit_versions=[12.1]),
 ]
 
 

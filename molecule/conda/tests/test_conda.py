@@ -70,7 +70,7 @@ def test_installer_marker_records_the_pinned_release(host):
 def test_condarc_content(host):
     for user, want in USERS.items():
         f = host.file(want["prefix"] + "/.condarc")
-        assert (f.user, f.mode) == (user, 0o644)
+        assert (f.user, f.mode) == (user, 0o600)  # it carries the proxy password
         text = f.content_string
         assert text.startswith("#")  # ansible_managed comment first
         assert yaml.safe_load(text) == {
@@ -85,6 +85,21 @@ def test_condarc_content(host):
             # default: the bundle labops.dlstack.ca_trust published (ca_trust_bundle)
             "ssl_verify": "/etc/ssl/certs/ca-certificates.crt",
         }
+
+
+def test_proxy_password_is_readable_by_its_user_only(host):
+    # as another user would try: alice's .condarc holds the proxy password of conda_proxy_servers
+    for user, other in (("alice", "bob"), ("bob", "alice")):
+        condarc = USERS[user]["prefix"] + "/.condarc"
+        # the home and the prefix are open to others (useradd's 0755): the file's own mode is what protects it
+        assert host.run("sudo -u %s test -r %s", other, USERS[user]["prefix"] + "/conda-meta").rc == 0
+        own = host.run("sudo -u %s cat %s", user, condarc)
+        assert own.rc == 0 and "s3cret" in own.stdout
+        theirs = host.run("sudo -u %s cat %s", other, condarc)
+        assert theirs.rc != 0 and "Permission denied" in theirs.stderr, (theirs.stdout, theirs.stderr)
+    # and no other file on the host that a user without the password can read holds it
+    nobody = host.run("sudo -u nobody grep -rIl s3cret /etc /home /opt /root /srv /tmp /usr/local /var 2>/dev/null")
+    assert nobody.stdout == "", nobody.stdout
 
 
 def test_shell_hook_block_once_in_bashrc_and_zshrc(host):

@@ -185,3 +185,19 @@ def test_report_dir_problem_beside_an_inventory_file_or_elsewhere(tmp_path):
     # a host list (-i a,b,) is not a path at all
     assert fr.report_dir_problem('reports', ['a,b,']) == ''
     assert fr.report_dir_problem(str(tmp_path / 'x'), str(inventory / 'hosts.yml')) == ''
+
+
+def test_a_host_the_run_lost_is_named(h200_facts, empty_facts):
+    # ws2 was probed, then died (or failed) before the report: it keeps its first probe's facts
+    hostvars = {'ws1': {'ansible_facts': {'dlstack_gpu': h200_facts}}, 'ws2': {'ansible_facts': {'dlstack_gpu': empty_facts}}}
+    rows = fr.fleet_report_rows(hostvars, ['ws1', 'ws2'], finished_hosts=['ws1'])
+    assert [(r['host'], r['status'], r['severity'], r['problems']) for r in rows] == [
+        ('ws1', 'ok', 'ok', []),
+        ('ws2', 'no_gpu', 'error', [fr.NOT_FINISHED]),
+    ]
+    assert fr.fleet_report_summary(rows)['hosts_needing_action'] == ['ws2']
+    assert fr.fleet_report_lines(rows)[2] == (
+        'ws2: no_gpu; no NVIDIA GPU; no driver; torch cpu -> this run did not finish on this host (it failed or became '
+        'unreachable); the row shows its last probe')
+    # without finished_hosts nothing is assumed
+    assert [r['problems'] for r in fr.fleet_report_rows(hostvars, ['ws1', 'ws2'])] == [[], []]

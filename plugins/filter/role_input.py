@@ -1,0 +1,34 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The filter every role's tasks/validate.yml asks before the role changes anything.
+
+The rules live in plugins/module_utils/_role_inputs.py (one function per role) on top of the shared
+checks of plugins/module_utils/_validate.py; this filter only hands them the variables and what the
+host and the controller tell. Documented in role_input_errors.yml next to this file.
+"""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.labops.dlstack.plugins.module_utils import _role_inputs
+
+
+def role_input_errors(values, role, passwd=None, search_path=None, gpu=None, memtotal_mb=None):
+    if not isinstance(values, dict):
+        raise AnsibleFilterError('role_input_errors: the input must be a dict of variable name -> value, got %r' % (type(values),))
+    if role not in _role_inputs.ROLES:
+        raise AnsibleFilterError('role_input_errors: no rules for role %r; known: %s' % (role, ', '.join(sorted(_role_inputs.ROLES))))
+    context = {
+        'passwd': passwd if isinstance(passwd, dict) else None,
+        'search_path': list(search_path) if isinstance(search_path, (list, tuple)) else None,
+        'gpu': gpu if isinstance(gpu, dict) else None,
+        'memtotal_mb': memtotal_mb if isinstance(memtotal_mb, int) and not isinstance(memtotal_mb, bool) else None,
+    }
+    return _role_inputs.input_errors(role, values, context)
+
+
+class FilterModule(object):
+    def filters(self):
+        return {'role_input_errors': role_input_errors}
