@@ -512,15 +512,20 @@ def plan(gpu, distribution, distribution_version, architecture='x86_64', kernel_
     # ---- already satisfied (a driver that runs these GPUs is loaded) -----------------------------
     loaded_version = result['loaded_version']
     loaded_flavour = driver.get('kernel_module')
-    if (keep_satisfying and mode == 'host' and status == 'ok' and loaded_version
+    # In a container, status ok means nvidia-smi answers there: the userspace that matches the host's
+    # loaded module is in place already (the NVIDIA container toolkit mounts the host's own libraries);
+    # installing the distribution's userspace of another version beside it would only break it
+    # ("Driver/library version mismatch").
+    if (keep_satisfying and status == 'ok' and loaded_version
             and not driver_meets_requirements(req, loaded_version, loaded_flavour)
             and wanted_branch in ('auto', _branch_of(loaded_version))
             and flavour in ('auto', loaded_flavour)):
         result.update({'action': 'satisfied', 'branch': _branch_of(loaded_version), 'flavour': loaded_flavour,
                        'why_no_kernel_module': None})
-        notes.append('driver %s (%s kernel module) is loaded and runs every GPU of this host: nothing to '
+        where = 'this host' if mode == 'host' else 'this container (its driver userspace answers already)'
+        notes.append('driver %s (%s kernel module) is loaded and runs every GPU of %s: nothing to '
                      'change (set nvidia_driver_keep_satisfying: false to enforce this role\'s packages)'
-                     % (loaded_version, loaded_flavour or 'unknown'))
+                     % (loaded_version, loaded_flavour or 'unknown', where))
         return result
 
     # ---- branch --------------------------------------------------------------------------------------

@@ -37,6 +37,13 @@ import os
 import re
 from urllib.parse import unquote
 
+try:
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    from packaging.version import InvalidVersion, Version
+    HAS_PACKAGING = True
+except ImportError:  # pragma: no cover - ansible-core always brings it on the controller
+    HAS_PACKAGING = False
+
 from ansible_collections.labops.dlstack.plugins.module_utils import _gpu_knowledge as gk
 # built_variant and split_local_version live in the check that runs inside the environments (one
 # definition for the role and for the user's dlstack-check); re-exported here for the role.
@@ -657,7 +664,7 @@ def wheel_sources(layers):
             continue
         for url in _index_order(src):
             for req in layer.get('requirements') or []:
-                page = '%s/%s/' % (url.rstrip('/'), _project(req.split('==', 1)[0]))
+                page = '%s/%s/' % (url.rstrip('/'), _project(_split_requirement(req)[0]))
                 if page not in pages:
                     pages.append(page)
     return {'dirs': dirs, 'pages': pages}
@@ -700,8 +707,44 @@ def _listings(dir_results, page_results, why=None):
     return out
 
 
+_REQUIREMENT_NAME_RE = re.compile(r'^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(.*)$')
+
+
+def _split_requirement(req):
+    """'torch==2.13.0+cpu' -> ('torch', '2.13.0+cpu'); 'numpy>=1.26.2,<3' -> ('numpy', '>=1.26.2,<3'); 'numpy' -> ('numpy', '')."""
+    match = _REQUIREMENT_NAME_RE.match(req or '')
+    if not match:
+        return (req or '', '')
+    name, rest = match.group(1), match.group(2).strip()
+    if rest.startswith('==') and not rest.startswith('===') and ',' not in rest:
+        rest = rest[2:].strip()
+    return (name, rest)
+
+
+def _version_matcher(version):
+    """A test for wheel versions: a pin ('2.13.0+cpu') matches itself; a specifier ('>=1.26.2,<3') what it admits."""
+    if not version:
+        return lambda candidate: True
+    if not version[0] in '<>=!~':
+        return lambda candidate: candidate == version
+    if not HAS_PACKAGING:  # pragma: no cover
+        return lambda candidate: True
+    try:
+        spec = SpecifierSet(version)
+    except InvalidSpecifier:
+        return lambda candidate: False
+
+    def matches(candidate):
+        try:
+            return Version(candidate) in spec
+        except InvalidVersion:
+            return False
+    return matches
+
+
 def _describe_available(project, version, python, machine, infos):
-    same = sorted(set(tag for i in infos if i['version'] == version for tag in i['python'] + i['platform']))
+    matches = _version_matcher(version)
+    same = sorted(set(tag for i in infos if matches(i['version']) for tag in i['python'] + i['platform']))
     # newest first; of one release the plain version before its local variants (a set has no order)
     fitting = sorted(set(i['version'] for i in infos if wheel_fits(i, python, machine)),
                      key=lambda v: (gk.parse_version(v.split('+', 1)[0]) or (), '+' not in v, v), reverse=True)
@@ -736,8 +779,9 @@ def wheel_check(layers, dir_results=None, page_results=None, machine='x86_64'):
         src = layer.get('sources') or {}
         python = layer.get('python')
         for req in layer.get('requirements') or []:
-            name, version = req.split('==', 1)
+            name, version = _split_requirement(req)
             project, version = _project(name), version.lower()
+            matches = _version_matcher(version)
             sources = []
             for link in src.get('find_links') or []:
                 directory = _local_dir(link)
@@ -763,7 +807,7 @@ def wheel_check(layers, dir_results=None, page_results=None, machine='x86_64'):
                 answered.append(where)
                 here = [i for i in (parse_wheel_filename(f) for f in files) if i and i['project'] == project]
                 infos.extend(here)
-                if any(i['version'] == version and wheel_fits(i, python, machine) for i in here):
+                if any(matches(i['version']) and wheel_fits(i, python, machine) for i in here):
                     found_in.append(where)
             label = '%s for Python %s on %s' % (req, python, machine)
             if found_in:

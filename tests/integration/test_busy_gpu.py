@@ -95,7 +95,9 @@ def test_busy_host_defers_and_converges_when_idle(lab, tmp_path, reports):
     ws2 = start_container('busy2', users=('alice',))
     rec1 = _recording('busy-ws1', running=True)
     rec2 = _recording('busy-ws2', running=True, call_log=True)
-    common = dict(lab_vars(reports), dlstack_serial=1)
+    # The recorded T4's loaded 515 runs it, which the role keeps by default (in a container too): enforce the
+    # role's own packages (Debian 12's 535 userspace), the change a running job must not see happen under it.
+    common = dict(lab_vars(reports), dlstack_serial=1, nvidia_driver_keep_satisfying=False)
     hosts = {'ws-busy': (ws1, gpu_vars(rec1)),
              'ws-wait': (ws2, dict(gpu_vars(rec2), nvidia_driver_busy_policy='wait', nvidia_driver_busy_wait_timeout=180,
                                    nvidia_driver_busy_wait_poll=2))}

@@ -583,3 +583,18 @@ def test_bookworm_tesla_535_family():
     assert names['dkms'] == ['nvidia-tesla-535-kernel-dkms']
     # trixie: 550 main, 535 only as the tesla family
     assert nd.debian_families('debian13', 535) == [{'family': 'tesla-535', 'flavours': ('proprietary',)}]
+
+
+def test_a_container_whose_driver_answers_keeps_it(h200):
+    # the demo's ws1: a recorded H200 (580.159.04 open, nvidia-smi answers) in a Debian 12 container. Debian 12
+    # offers the 535 userspace only; installing it beside a 580 module would break the container's driver
+    # ("Driver/library version mismatch"), so the loaded driver is kept, as on a host
+    gpu = dict(h200, in_container=True)
+    p = nd.plan(gpu, 'Debian', '12', kernel_release='6.1.0-28-amd64')
+    assert (p['action'], p['mode'], p['branch'], p['flavour'], p['packages']) == ('satisfied', 'container', 580, 'open', [])
+    assert 'this container (its driver userspace answers already)' in p['notes'][0]
+    # enforcing the role's packages asks Debian 12 for a branch that runs an H200 (R550+, first listed in
+    # 550.40.65 of NVIDIA/open-gpu-kernel-modules' README): bookworm has 535 only, so it says so
+    p = nd.plan(gpu, 'Debian', '12', kernel_release='6.1.0-28-amd64', keep_satisfying=False)
+    assert (p['action'], p['mode']) == ('fail', 'container')
+    assert p['errors'][0].startswith('nvidia_driver_branch auto: no branch of debian12 (source distro: 535, 470) fits these GPUs')

@@ -593,6 +593,38 @@ def test_wheel_check_takes_the_first_index_that_lists_the_project():
     assert 'no torch wheel for Python 3.12 on aarch64' in check['problems'][0]
 
 
+
+def test_wheel_check_a_numpy_range_is_met_by_any_wheel_inside_it():
+    # the NumPy requirement of a layer is a range (numpy_requirement), not a pin
+    layer = _layer(offline=True)
+    layer['requirements'] = pe.requirements('2.13.0', 'cpu', numpy=pe.numpy_requirement('2.13.0', '3.11'))
+    assert layer['requirements'][-1] == 'numpy>=1.26.2,<3'
+    wheels = ['torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl',
+              'numpy-2.4.6-cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl']
+    check = pe.wheel_check([layer], _found(names=wheels), [], 'x86_64')
+    assert check['problems'] == [] and check['checked'][-1] == (
+        'numpy>=1.26.2,<3 for Python 3.11 on x86_64: found in /opt/wheels')
+    # only a NumPy outside the range (and one for another Python): a problem that says what is there
+    wheels[1:] = ['numpy-1.24.4-cp311-cp311-manylinux_2_17_x86_64.whl', 'numpy-2.4.6-cp312-cp312-manylinux_2_28_x86_64.whl']
+    check = pe.wheel_check([layer], _found(names=wheels), [], 'x86_64')
+    assert check['problems'] == [
+        'numpy>=1.26.2,<3 for Python 3.11 on x86_64: no such wheel in /opt/wheels. They have numpy >=1.26.2,<3 only as '
+        'cp312, manylinux_2_28_x86_64; for Python 3.11 on x86_64: numpy 1.24.4. Pick a torch_version / python / variant '
+        'that exists there, or add the wheel to the find-links directory']
+    # the index pages are named by the project, not by the whole requirement
+    layer['sources']['offline'] = False
+    assert 'https://pypi.org/simple/numpy/' in pe.wheel_sources([layer])['pages']
+
+
+@pytest.mark.parametrize('req, split', [
+    ('torch==2.13.0+cpu', ('torch', '2.13.0+cpu')),
+    ('numpy>=1.26.2,<3', ('numpy', '>=1.26.2,<3')),
+    ('numpy<2', ('numpy', '<2')),
+    ('numpy', ('numpy', '')),
+])
+def test_split_requirement(req, split):
+    assert pe._split_requirement(req) == split
+
 H200_ARCH_LIST = ['sm_75', 'sm_80', 'sm_86', 'sm_90', 'sm_100', 'sm_120']  # misc.txt: torch 2.11.0+cu130 on the H200
 
 
