@@ -42,8 +42,9 @@ tools:  ## host tools the tests use (shellcheck for sanity, debootstrap for imag
 docker:  ## a Docker engine that answers (installs docker.io and starts dockerd where none runs)
 	bash tests/harness/ensure-docker.sh
 
-images: docker  ## labops-dlstack/debian:12 and :13 test images (cached by tag)
+images: docker  ## labops-dlstack/debian:12 and :13 test images, and :debian-kernel ones with a Debian kernel (cached by recipe)
 	bash tests/harness/ensure-images.sh
+	bash tests/harness/ensure-kernel-images.sh
 
 wheelhouse: venv  ## the offline wheelhouse in .cache/wheelhouse (CPU torch + dependencies + uv)
 	bash tests/harness/ensure-wheelhouse.sh "$(DLSTACK_WHEELHOUSE)"
