@@ -100,6 +100,8 @@ SOURCE_ONLY_RE = {
 _BRANCH_RE = re.compile(r'^(?:\d+:)?([3-9]\d\d)\.\d')
 _KERNEL_FLAVOUR_RE = re.compile(r'^\d+\.\d+\.\d+-\d+-([a-z0-9-]+)$')
 # `uname -r`: 6.1.0-57-amd64, 6.12.118+deb13-amd64, 6.8.0-50-generic (no '/', no spaces)
+# 6.1.0-57-amd64, 6.12.118+deb13-amd64, 6.12.9+bpo-cloud-amd64 -> the flavour (amd64, cloud-amd64)
+_DEBIAN_KERNEL_RE = re.compile(r'^\d+\.\d+\.\d+(?:\+[a-z0-9.]+)?-(?:\d+-)?([a-z][a-z0-9-]*)$')
 _KERNEL_RELEASE_RE = re.compile(r'^\d+\.\d+[A-Za-z0-9._+~-]*$')
 
 U_U_BLACKLIST = ('nvidia-', 'libnvidia-', 'libcuda1', 'cuda-drivers', 'linux-modules-nvidia-',
@@ -275,7 +277,18 @@ def package_names(platform, source, branch, flavour, kernel_release=None, ubuntu
         version_package = 'nvidia-utils-%d' % branch
     headers = 'linux-headers-%s' % kernel_release if kernel_release else None
     return {'userspace': userspace, 'precompiled': precompiled, 'dkms': dkms, 'headers': headers,
+            'headers_meta': debian_headers_metapackage(kernel_release) if debian else None,
             'version_package': version_package, 'kernel_module': kernel_module_name(platform, source, branch, flavour)}
+
+
+def debian_headers_metapackage(kernel_release):
+    """Debian's headers metapackage of a kernel's flavour ('6.1.0-57-amd64' -> 'linux-headers-amd64',
+    '6.12.118+deb13-cloud-amd64' -> 'linux-headers-cloud-amd64'), or None.
+
+    It follows the kernel: a kernel upgrade brings the new kernel's headers, and Debian's dkms kernel hook
+    (/etc/kernel/postinst.d/dkms) then builds the module for it before the host boots it."""
+    match = _DEBIAN_KERNEL_RE.match(str(kernel_release or '').strip())
+    return 'linux-headers-%s' % match.group(1) if match else None
 
 
 def kernel_module_name(platform, source, branch, flavour):
@@ -314,6 +327,8 @@ def candidate_packages(distribution, version, kernel_release=None, source='distr
             names.update(pk['precompiled'] or [])
             if pk['headers']:
                 names.add(pk['headers'])
+            if pk['headers_meta']:
+                names.add(pk['headers_meta'])
     return sorted(names)
 
 
@@ -624,6 +639,8 @@ def plan(gpu, distribution, distribution_version, architecture='x86_64', kernel_
                               '(apt full-upgrade; reboot), or add the source that carries these headers.'
                               % names['headers'])
                 return result
+            if names['headers_meta'] and not _missing([names['headers_meta']], available):
+                kernel_pkgs.append(names['headers_meta'])  # the next kernel's headers come with it
             sb = gpu.get('secure_boot')
             if sb == 'enabled' and not mok_configured:
                 errors.append(_mok_steps(''))
@@ -864,10 +881,12 @@ def dkms_state(text, module, kernel):
     """What DKMS has of `module` for `kernel` (from `dkms status`).
 
     Returns {'known': DKMS knows the module, 'version': the newest version it knows, 'state': that version's state
-    for the kernel (installed, built, added, or None), 'build': True when `dkms autoinstall -k kernel` is needed}."""
+    for the kernel (installed, built, added, or None), 'build': True when `dkms autoinstall -k kernel` is needed,
+    that is whenever it is not installed}. Read all of `dkms status`: with -k KERNEL, dkms 3 leaves out the
+    'added' lines (no kernel yet), which are the ones that say a build is missing."""
     entries = [e for e in parse_dkms_status(text) if e['module'] == module]
     if not entries:
-        return {'known': False, 'version': None, 'state': None, 'build': False}
+        return {'known': False, 'version': None, 'state': None, 'build': True}
     newest = max((e['version'] for e in entries), key=_version_key)
     states = [e['state'] for e in entries if e['version'] == newest and e['kernel'] in (kernel, None)]
     state = next((s for s in ('installed', 'built', 'added') if s in states), states[0] if states else None)

@@ -191,8 +191,9 @@ def test_debian12_hopper_host_open_dkms():
     p = nd.plan(HOPPER, 'Debian', '12', 'x86_64', '6.1.0-18-amd64')
     assert (p['action'], p['branch'], p['flavour'], p['kernel_module_type']) == ('install', 535, 'open', 'dkms')
     assert p['packages'] == ['nvidia-smi', 'libcuda1', 'libnvidia-ml1', 'nvidia-persistenced',
-                             'nvidia-open-kernel-dkms', 'firmware-nvidia-gsp', 'linux-headers-6.1.0-18-amd64']
-    assert 'linux-headers-6.1.0-18-amd64' not in p['hold']
+                             'nvidia-open-kernel-dkms', 'firmware-nvidia-gsp', 'linux-headers-6.1.0-18-amd64',
+                             'linux-headers-amd64']
+    assert 'linux-headers-6.1.0-18-amd64' not in p['hold'] and 'linux-headers-amd64' not in p['hold']
 
 
 def test_debian12_pascal_host_proprietary():
@@ -223,7 +224,8 @@ def test_debian_nvidia_source_names():
     p = nd.plan(HOPPER, 'Debian', '12', 'x86_64', '6.1.0-18-amd64', source='nvidia')
     assert (p['branch'], p['flavour']) == (580, 'open')
     assert p['packages'] == ['nvidia-smi', 'libcuda1', 'libnvidia-ml1', 'nvidia-persistenced',
-                             'nvidia-driver-cuda', 'nvidia-kernel-open-dkms', 'linux-headers-6.1.0-18-amd64']
+                             'nvidia-driver-cuda', 'nvidia-kernel-open-dkms', 'linux-headers-6.1.0-18-amd64',
+                             'linux-headers-amd64']
 
 
 def test_debian12_package_missing_from_sources():
@@ -402,8 +404,8 @@ def test_switch_ubuntu_source_nvidia_to_distro():
 
 def test_candidates_debian12():
     assert nd.candidate_packages('Debian', '12', '6.1.0-18-amd64', branch='535', flavour='proprietary') == [
-        'libcuda1', 'libnvidia-ml1', 'linux-headers-6.1.0-18-amd64', 'nvidia-kernel-dkms', 'nvidia-persistenced',
-        'nvidia-smi']
+        'libcuda1', 'libnvidia-ml1', 'linux-headers-6.1.0-18-amd64', 'linux-headers-amd64', 'nvidia-kernel-dkms',
+        'nvidia-persistenced', 'nvidia-smi']
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -489,7 +491,8 @@ def test_no_gpu_host_installs_explicit_branch_and_flavour():
     assert p['errors'] == []
     assert (p['action'], p['mode'], p['branch'], p['flavour'], p['without_gpu']) == ('install', 'host', 535, 'proprietary', True)
     assert p['packages'] == ['nvidia-smi', 'libcuda1', 'libnvidia-ml1', 'nvidia-persistenced', 'nvidia-kernel-dkms',
-                             'linux-headers-6.1.0-57-amd64']
+                             'linux-headers-6.1.0-57-amd64', 'linux-headers-amd64']
+    assert p['hold'] == ['nvidia-smi', 'libcuda1', 'libnvidia-ml1', 'nvidia-persistenced', 'nvidia-kernel-dkms']
     assert (p['kernel_release'], p['kernel_module']) == ('6.1.0-57-amd64', 'nvidia-current')
     assert p['notes'][-1] == ('no NVIDIA GPU: branch 535 with the proprietary kernel module installed as '
                               'nvidia_driver_install_without_gpu asks (no GPU to check them against; the module cannot '
@@ -538,7 +541,7 @@ def test_host_image_in_a_container_builds_for_the_given_kernel():
     assert p['errors'] == []
     assert (p['mode'], p['kernel_release'], p['kernel_module']) == ('host', '6.12.118+deb13-amd64', 'nvidia-current-open')
     assert p['packages'] == ['nvidia-smi', 'libcuda1', 'libnvidia-ml1', 'nvidia-persistenced', 'nvidia-open-kernel-dkms',
-                             'firmware-nvidia-gsp', 'linux-headers-6.12.118+deb13-amd64']
+                             'firmware-nvidia-gsp', 'linux-headers-6.12.118+deb13-amd64', 'linux-headers-amd64']
     assert p['host_would_need'] == [] and p['why_no_kernel_module'] is None
     assert p['notes'][0] == ('host image in a container: the kernel module is built for 6.12.118+deb13-amd64 '
                              '(nvidia_driver_kernel_release), the initramfs and holds are set as on a host; never a reboot here')
@@ -568,7 +571,8 @@ def test_kernel_release_not_the_default_boot_kernel():
     # a kernel installed but not booted yet, which is the default: build for it
     p = nd.plan(HOPPER, 'Debian', '12', 'x86_64', '6.1.0-56-amd64', target_kernel='6.1.0-57-amd64',
                 default_kernel='6.1.0-57-amd64')
-    assert p['errors'] == [] and p['packages'][-1] == 'linux-headers-6.1.0-57-amd64' and p['mode'] == 'host'
+    assert p['errors'] == [] and p['packages'][-2:] == ['linux-headers-6.1.0-57-amd64', 'linux-headers-amd64']
+    assert p['mode'] == 'host'
 
 
 @pytest.mark.parametrize('platform,source,branch,flavour,module', [
@@ -612,7 +616,7 @@ def test_debian12_turing_auto_plans_open_until_apt_refuses_it():
     assert p['errors'] == []
     assert (p['action'], p['branch'], p['flavour']) == ('install', 535, 'proprietary')
     assert p['packages'] == ['nvidia-smi', 'libcuda1', 'libnvidia-ml1', 'nvidia-persistenced', 'nvidia-kernel-dkms',
-                             'linux-headers-6.1.0-57-amd64']
+                             'linux-headers-6.1.0-57-amd64', 'linux-headers-amd64']
     assert p['not_installable'] == {'open': APT_SIM_DEBIAN12_OPEN_REASON}
     assert p['notes'] == ['flavour auto: the open kernel module of branch 535 cannot be installed on debian12 from the '
                           'configured apt sources (apt-get -s install: ' + APT_SIM_DEBIAN12_OPEN_REASON + '); the '
@@ -661,7 +665,7 @@ DKMS_STATUS_DEBIAN12 = 'nvidia-current/535.309.01, 6.1.0-57-amd64, x86_64: insta
      '6.1.0-57-amd64', {'known': True, 'version': '535.309.01', 'state': 'installed', 'build': False}),
     ('nvidia, 535.54.03, 5.15.0-76-generic, x86_64: installed\n', '5.15.0-76-generic',
      {'known': True, 'version': '535.54.03', 'state': 'installed', 'build': False}),
-    ('', '6.1.0-57-amd64', {'known': False, 'version': None, 'state': None, 'build': False}),
+    ('', '6.1.0-57-amd64', {'known': False, 'version': None, 'state': None, 'build': True}),
 ])
 def test_dkms_state(text, kernel, expected):
     module = 'nvidia' if text.startswith('nvidia,') else 'nvidia-current'
@@ -743,3 +747,28 @@ def test_never_reboot_in_a_chroot(kwargs):
     d = nd.reboot_decision(NO_GPU_HOST, '535.309.01-0+deb12u1', without_gpu=True, initramfs_rebuilt=True, **kwargs)
     assert (d['required'], d['reboot']) == (False, False)
     assert d['why_not'] == 'chroot: a host image is being built here; never reboot (the host it runs in is another)'
+
+
+@pytest.mark.parametrize('kernel,meta', [
+    ('6.1.0-57-amd64', 'linux-headers-amd64'),            # bookworm
+    ('6.12.118+deb13-amd64', 'linux-headers-amd64'),      # trixie
+    ('6.12.118+deb13-cloud-amd64', 'linux-headers-cloud-amd64'),
+    ('6.12.9+bpo-amd64', 'linux-headers-amd64'),          # bookworm-backports
+    ('6.1.0-57-rt-amd64', 'linux-headers-rt-amd64'),
+    ('', None), (None, None), ('linux', None),
+])
+def test_debian_headers_metapackage(kernel, meta):
+    assert nd.debian_headers_metapackage(kernel) == meta
+
+
+def test_headers_metapackage_only_where_apt_has_it():
+    avail = {n: '535.309.01-0+deb12u1' for n in ('nvidia-smi', 'libcuda1', 'libnvidia-ml1', 'nvidia-persistenced',
+                                                  'nvidia-kernel-dkms')}
+    avail['linux-headers-6.1.0-57-amd64'] = '6.1.192-3'
+    p = nd.plan(NO_GPU_HOST, 'Debian', '12', 'x86_64', '6.1.0-57-amd64', branch='535', flavour='proprietary',
+                install_without_gpu=True, available=avail)
+    assert p['errors'] == [] and 'linux-headers-amd64' not in p['packages']
+    avail['linux-headers-amd64'] = '6.1.192-3'
+    p = nd.plan(NO_GPU_HOST, 'Debian', '12', 'x86_64', '6.1.0-57-amd64', branch='535', flavour='proprietary',
+                install_without_gpu=True, available=avail)
+    assert p['packages'][-1] == 'linux-headers-amd64'
