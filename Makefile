@@ -20,10 +20,12 @@ export PY_COLORS ?= 0
 export DLSTACK_WHEELHOUSE ?= $(CURDIR)/.cache/wheelhouse
 # Every scenario under molecule/, less those that need what CI lacks: gpu (a real GPU host) and
 # conda_online (internet to download Miniforge). Run those by name: make molecule MOLECULE_SCENARIOS=gpu
-MOLECULE_NOT_IN_CI := gpu conda_online
+MOLECULE_NOT_IN_CI := gpu conda_online vm
+# The VM lab (make vm): one Debian release per VM, one after the other
+VM_RELEASES ?= 12 13
 MOLECULE_SCENARIOS ?= $(filter-out $(MOLECULE_NOT_IN_CI),$(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
-.PHONY: faults help test setup venv tools docker images wheelhouse collection unit lint sanity changelog molecule build ee demo demo-down clean
+.PHONY: faults help test setup venv tools docker images wheelhouse collection unit lint sanity changelog molecule build ee demo demo-down clean vm vm-images
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -82,6 +84,12 @@ ee: build  ## ansible-builder create: check execution-environment.yml and write 
 
 molecule: setup  ## every Molecule scenario under molecule/
 	@for s in $(MOLECULE_SCENARIOS); do echo "=== molecule test -s $$s"; molecule test -s $$s || exit 1; done
+
+vm-images: setup  ## the VM lab's Debian disk images (debootstrap, GRUB, kernel; cached by recipe in .cache/vm)
+	DLSTACK_VM_RELEASES="$(VM_RELEASES)" bash tests/harness/ensure-vm-images.sh
+
+vm: vm-images  ## VM lab: labops.dlstack.site over SSH on Debian VMs booting their own kernel, reboot included (root; not in make test)
+	@for r in $(VM_RELEASES); do echo "=== molecule test -s vm (Debian $$r)"; DLSTACK_VM_RELEASE=$$r molecule test -s vm || exit 1; done
 
 faults: setup  ## fault and bad-input tests: check mode, 34 invalid inputs, interrupts, checksum, archive down
 	python -m pytest tests/integration -q -p no:cacheprovider
