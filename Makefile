@@ -20,7 +20,9 @@ export PY_COLORS ?= 0
 export DLSTACK_WHEELHOUSE ?= $(CURDIR)/.cache/wheelhouse
 # Every scenario under molecule/, less those that need what CI lacks: gpu (a real GPU host) and
 # conda_online (internet to download Miniforge). Run those by name: make molecule MOLECULE_SCENARIOS=gpu
-MOLECULE_NOT_IN_CI := gpu conda_online
+MOLECULE_NOT_IN_CI := gpu conda_online vm
+# The VM lab (make vm): one Debian release per VM, one after the other
+VM_RELEASES ?= 12 13
 MOLECULE_SCENARIOS ?= $(filter-out $(MOLECULE_NOT_IN_CI),$(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
 # The publishing tools (galaxy-importer, antsibull-docs, ansible-navigator) in their own venv:
@@ -30,7 +32,7 @@ PUBLISH_VENV := $(CURDIR)/.cache/venv-publish
 # (2.20 and 2.21 need Python 3.12+: they run in the Debian 13 image, whose python3 is 3.13).
 MATRIX_CORE_VERSIONS ?= 2.20.10 2.21.5
 
-.PHONY: faults help test setup venv publish-venv tools docker images wheelhouse collection unit lint sanity changelog knowledge-check knowledge-warn release molecule build publish ee ee-run matrix demo demo-down clean gpu-kit gpu-rehearsal
+.PHONY: faults help test setup venv publish-venv tools docker images wheelhouse collection unit lint sanity changelog knowledge-check knowledge-warn release molecule build publish ee ee-run matrix demo demo-down clean gpu-kit gpu-rehearsal vm vm-images
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -52,8 +54,9 @@ tools:  ## host tools the tests use (shellcheck for sanity, debootstrap for imag
 docker:  ## a Docker engine that answers (installs docker.io and starts dockerd where none runs)
 	bash tests/harness/ensure-docker.sh
 
-images: docker  ## labops-dlstack/debian:12 and :13 test images (cached by tag)
+images: docker  ## labops-dlstack/debian:12 and :13 test images, and :debian-kernel ones with a Debian kernel (cached by recipe)
 	bash tests/harness/ensure-images.sh
+	bash tests/harness/ensure-kernel-images.sh
 
 wheelhouse: venv  ## the offline wheelhouse in .cache/wheelhouse (CPU torch + dependencies + uv)
 	bash tests/harness/ensure-wheelhouse.sh "$(DLSTACK_WHEELHOUSE)"
@@ -109,6 +112,12 @@ matrix: venv images  ## ansible-test sanity and the unit tests on ansible-core $
 
 molecule: setup  ## every Molecule scenario under molecule/
 	@for s in $(MOLECULE_SCENARIOS); do echo "=== molecule test -s $$s"; molecule test -s $$s || exit 1; done
+
+vm-images: setup  ## the VM lab's Debian disk images (debootstrap, GRUB, kernel; cached by recipe in .cache/vm)
+	DLSTACK_VM_RELEASES="$(VM_RELEASES)" bash tests/harness/ensure-vm-images.sh
+
+vm: vm-images  ## VM lab: labops.dlstack.site over SSH on Debian VMs booting their own kernel, reboot included (root; not in make test)
+	@for r in $(VM_RELEASES); do echo "=== molecule test -s vm (Debian $$r)"; DLSTACK_VM_RELEASE=$$r molecule test -s vm || exit 1; done
 
 faults: setup  ## fault and bad-input tests: check mode, 43 invalid inputs, interrupts, dpkg killed, host dies, checksum, archive down
 	python -m pytest tests/integration -q -p no:cacheprovider

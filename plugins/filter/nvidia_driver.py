@@ -12,8 +12,13 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.labops.dlstack.plugins.module_utils._nvidia_driver import (
+    apt_simulation,
+    broken_family_packages,
+    built_module_problems,
     candidate_packages,
     cuda_repo_path,
+    dkms_build_error,
+    dkms_state,
     family_packages,
     nvidia_repo_key,
     parse_apt_cache_policy,
@@ -48,14 +53,41 @@ def nvidia_driver_apt_policy(text):
     return parse_apt_cache_policy(text)
 
 
-def nvidia_driver_reboot(gpu, installed_version, mode='host', policy='auto', connection='ssh'):
+def nvidia_driver_reboot(gpu, installed_version, mode='host', policy='auto', connection='ssh', without_gpu=False,
+                         initramfs_rebuilt=False, chroot=False):
     """ansible_facts['dlstack_gpu'] | nvidia_driver_reboot(version, ...) -> the reboot decision."""
-    return reboot_decision(gpu, installed_version, mode=mode, policy=policy, connection=connection)
+    return reboot_decision(gpu, installed_version, mode=mode, policy=policy, connection=connection,
+                           without_gpu=without_gpu, initramfs_rebuilt=initramfs_rebuilt, chroot=chroot)
 
 
-def nvidia_driver_verify(gpu, installed_version):
+def nvidia_driver_verify(gpu, installed_version, without_gpu=False):
     """ansible_facts['dlstack_gpu'] | nvidia_driver_verify(version) -> problems after a reboot ([] = fine)."""
-    return verify_after_reboot(gpu, installed_version)
+    return verify_after_reboot(gpu, installed_version, without_gpu=without_gpu)
+
+
+def nvidia_driver_apt_simulation(result):
+    """registered `apt-get -s install` result -> {'ok': bool, 'reason': apt's words or None}."""
+    return apt_simulation(result)
+
+
+def nvidia_driver_dkms_state(text, module, kernel):
+    """`dkms status` stdout | nvidia_driver_dkms_state(module, kernel) -> {'known', 'version', 'state', 'build'}."""
+    return dkms_state(text, module, kernel)
+
+
+def nvidia_driver_dkms_error(make_log):
+    """DKMS make.log text -> its first error line, or None."""
+    return dkms_build_error(make_log)
+
+
+def nvidia_driver_broken(dpkg_query):
+    """`dpkg-query -W -f '${Package} ${db:Status-Abbrev}\\n'` stdout -> unfinished driver packages."""
+    return broken_family_packages(dpkg_query)
+
+
+def nvidia_driver_module_problems(modinfo, installed_version, module, kernel):
+    """registered `modinfo -k KERNEL -F version MODULE` | nvidia_driver_module_problems(...) -> problems ([] = fine)."""
+    return built_module_problems(modinfo, installed_version, module, kernel)
 
 
 def nvidia_driver_family(installed):
@@ -98,4 +130,9 @@ class FilterModule:
             'nvidia_driver_repo_path': nvidia_driver_repo_path,
             'nvidia_driver_repo_key': nvidia_driver_repo_key,
             'nvidia_driver_uu_blacklist': nvidia_driver_uu_blacklist,
+            'nvidia_driver_apt_simulation': nvidia_driver_apt_simulation,
+            'nvidia_driver_dkms_state': nvidia_driver_dkms_state,
+            'nvidia_driver_dkms_error': nvidia_driver_dkms_error,
+            'nvidia_driver_broken': nvidia_driver_broken,
+            'nvidia_driver_module_problems': nvidia_driver_module_problems,
         }

@@ -148,6 +148,10 @@ SOURCE_ONLY_RE = {
 }
 _BRANCH_RE = re.compile(r'^(?:\d+:)?([3-9]\d\d)\.\d')
 _KERNEL_FLAVOUR_RE = re.compile(r'^\d+\.\d+\.\d+-\d+-([a-z0-9-]+)$')
+# `uname -r`: 6.1.0-57-amd64, 6.12.118+deb13-amd64, 6.8.0-50-generic (no '/', no spaces)
+# 6.1.0-57-amd64, 6.12.118+deb13-amd64, 6.12.9+bpo-cloud-amd64 -> the flavour (amd64, cloud-amd64)
+_DEBIAN_KERNEL_RE = re.compile(r'^\d+\.\d+\.\d+(?:\+[a-z0-9.]+)?-(?:\d+-)?([a-z][a-z0-9-]*)$')
+_KERNEL_RELEASE_RE = re.compile(r'^\d+\.\d+[A-Za-z0-9._+~-]*$')
 
 U_U_BLACKLIST = ('nvidia-', 'libnvidia-', 'libcuda1', 'cuda-drivers', 'linux-modules-nvidia-',
                  'linux-objects-nvidia-', 'linux-signatures-nvidia-', 'xserver-xorg-video-nvidia',
@@ -372,7 +376,34 @@ def package_names(platform, source, branch, flavour, kernel_release=None, ubuntu
         version_package = 'nvidia-utils-%d' % branch
     headers = 'linux-headers-%s' % kernel_release if kernel_release else None
     return {'userspace': userspace, 'precompiled': precompiled, 'dkms': dkms, 'headers': headers,
-            'version_package': version_package}
+            'headers_meta': debian_headers_metapackage(kernel_release) if debian else None,
+            'version_package': version_package, 'kernel_module': kernel_module_name(platform, source, branch, flavour)}
+
+
+def debian_headers_metapackage(kernel_release):
+    """Debian's headers metapackage of a kernel's flavour ('6.1.0-57-amd64' -> 'linux-headers-amd64',
+    '6.12.118+deb13-cloud-amd64' -> 'linux-headers-cloud-amd64'), or None.
+
+    It follows the kernel: a kernel upgrade brings the new kernel's headers, and Debian's dkms kernel hook
+    (/etc/kernel/postinst.d/dkms) then builds the module for it before the host boots it."""
+    match = _DEBIAN_KERNEL_RE.match(str(kernel_release or '').strip())
+    return 'linux-headers-%s' % match.group(1) if match else None
+
+
+def kernel_module_name(platform, source, branch, flavour):
+    """Name of the main kernel module file (= its DKMS module name) for `modinfo -k KERNEL NAME` and `dkms status`.
+
+    Debian's own packages rename the module after the package (`DEST_MODULE_NAME[0]="$PACKAGE_NAME"` in
+    /usr/src/<name>-<version>/dkms.conf, read from the bookworm and trixie .debs): nvidia-current.ko,
+    nvidia-current-open.ko, nvidia-tesla-470.ko; `modprobe nvidia` reaches them through an `install` line in
+    /etc/modprobe.d/nvidia.conf, which modinfo does not follow. Ubuntu's and NVIDIA's packages keep nvidia.ko
+    (DKMS module nvidia, or Canonical's linux-modules-nvidia-<b>-<kernel>)."""
+    if source == 'distro' and platform in DEBIAN_DISTRO_BRANCHES:
+        family = DEBIAN_DISTRO_BRANCHES[platform].get(branch, {}).get('family')
+        if family:
+            return 'nvidia-%s' % family
+        return 'nvidia-current-open' if flavour == 'open' else 'nvidia-current'
+    return 'nvidia'
 
 
 def candidate_packages(distribution, version, kernel_release=None, source='distro', branch='auto',
@@ -399,6 +430,8 @@ def candidate_packages(distribution, version, kernel_release=None, source='distr
                 names.update(pk['precompiled'] or [])
                 if pk['headers']:
                     names.add(pk['headers'])
+                if pk['headers_meta']:
+                    names.add(pk['headers_meta'])
     return sorted(names)
 
 
@@ -422,13 +455,22 @@ def _mok_steps(key_hint):
 def plan(gpu, distribution, distribution_version, architecture='x86_64', kernel_release=None,
          source='distro', branch='auto', flavour='auto', state='present', kernel_module_type='auto',
          require_gpu=False, ubuntu_server=True, keep_satisfying=True, mok_configured=False,
-         available=None, installed=None, default_kernel=None):
+         available=None, installed=None, default_kernel=None, install_without_gpu=False,
+         target_kernel=None, not_installable=None):
     """What nvidia_driver does on this host.
 
     gpu: ansible_facts['dlstack_gpu']. available: parse_apt_cache_policy() of candidate_packages(), or
     None when apt's view is not known yet (check mode before the sources exist): then only the static
     tables decide. installed: package_facts['packages'] or {name: version}. default_kernel: the kernel
-    release /boot/vmlinuz points at (None when unknown).
+    release /boot/vmlinuz points at (None when unknown). kernel_release: the running kernel.
+
+    install_without_gpu (nvidia_driver_install_without_gpu): on a host without an NVIDIA GPU install the
+    explicit branch and flavour anyway (golden images, hosts prepared before their GPUs are fitted).
+    target_kernel (nvidia_driver_kernel_release): build the kernel module for this installed kernel instead
+    of the running one; inside a container or chroot this is a host image being built, so the host path
+    (DKMS for that kernel, nouveau out of its initramfs) runs there, never a reboot. not_installable:
+    {flavour: why} for package sets `apt-get -s install` refused (apt_simulation()); flavour auto then takes
+    the next flavour the GPUs run, an explicit flavour fails with apt's reason.
 
     Returns a dict: action (install, satisfied, skip, remove, fail), mode (host, container), errors (each
     says what to do), notes, platform, source, branch, flavour, kernel_module_type, packages (to install),
@@ -439,7 +481,11 @@ def plan(gpu, distribution, distribution_version, architecture='x86_64', kernel_
     driver = gpu.get('driver') or {}
     status = gpu.get('status')
     in_container = bool(gpu.get('in_container'))
-    mode = 'container' if in_container else 'host'
+    target_kernel = str(target_kernel or '').strip() or None
+    mode = 'container' if in_container and not target_kernel else 'host'
+    running_kernel = kernel_release
+    kernel_release = target_kernel or kernel_release
+    not_installable = not_installable if isinstance(not_installable, dict) else {}
     platform = platform_key(distribution, distribution_version)
     errors = []
     notes = []
@@ -449,6 +495,8 @@ def plan(gpu, distribution, distribution_version, architecture='x86_64', kernel_
         'remove': [], 'version_package': None, 'host_would_need': [], 'why_no_kernel_module': None,
         'requirements': None, 'gpu_status': status, 'errors': errors, 'notes': notes,
         'loaded_version': driver.get('version') if driver.get('loaded') else None,
+        'kernel_release': kernel_release, 'kernel_module': None, 'without_gpu': False,
+        'not_installable': dict(not_installable),
     }
 
     # ---- input -----------------------------------------------------------------------------------
@@ -472,8 +520,17 @@ def plan(gpu, distribution, distribution_version, architecture='x86_64', kernel_
         errors.append('nvidia_driver supports x86_64 and aarch64 (sbsa), not %s' % (architecture,))
     if not gpu or status is None:
         errors.append('ansible_facts.dlstack_gpu is missing: run labops.dlstack.gpu_facts first')
+    if target_kernel and not _KERNEL_RELEASE_RE.match(target_kernel):
+        errors.append("nvidia_driver_kernel_release: '%s' is not a kernel release (the `uname -r` of an installed "
+                      "kernel, such as 6.1.0-57-amd64); leave it empty for the running kernel" % target_kernel)
+    if require_gpu and install_without_gpu:
+        errors.append('nvidia_driver_require_gpu and nvidia_driver_install_without_gpu are both true: fail on a host '
+                      'without a GPU, or install there; set one of them to false')
     if errors:
         return result
+    if target_kernel and in_container:
+        notes.append('host image in a container: the kernel module is built for %s (nvidia_driver_kernel_release), '
+                     'the initramfs and holds are set as on a host; never a reboot here' % target_kernel)
 
     installed_v = installed_versions(installed)
 
@@ -494,13 +551,25 @@ def plan(gpu, distribution, distribution_version, architecture='x86_64', kernel_
                           'or set nvidia_driver_require_gpu: false to skip hosts without one'
                           % (gpu.get('message') or status))
             return result
-        if mode == 'host':
+        if install_without_gpu:
+            explicit = [name for name, value in (('nvidia_driver_branch', wanted_branch),
+                                                 ('nvidia_driver_flavour', flavour)) if value == 'auto']
+            if explicit:
+                errors.append('nvidia_driver_install_without_gpu: there is no NVIDIA GPU here to decide from, so %s '
+                              'cannot be auto: set nvidia_driver_branch to one of %s and nvidia_driver_flavour to '
+                              'open or proprietary, for the GPUs this host will get'
+                              % (' and '.join(explicit), ', '.join(str(b) for b in branches_for(platform, source))))
+                return result
+            result['without_gpu'] = True
+        elif mode == 'host':
             result['action'] = 'skip'
             result['why_no_kernel_module'] = 'no NVIDIA GPU on this host: nothing to drive'
-            notes.append('no NVIDIA GPU: host skipped (set nvidia_driver_require_gpu: true to fail instead)')
+            notes.append('no NVIDIA GPU: host skipped (set nvidia_driver_require_gpu: true to fail instead, or '
+                         'nvidia_driver_install_without_gpu: true to install a given branch and flavour)')
             return result
-        notes.append('container without a visible GPU: the userspace is installed for the GPU the '
-                     'container runtime passes in at run time')
+        else:
+            notes.append('container without a visible GPU: the userspace is installed for the GPU the '
+                         'container runtime passes in at run time')
 
     req = _gpu_requirements(gpu) if has_gpu else requirements_for_gpus([])
     result['requirements'] = req
@@ -581,7 +650,21 @@ def plan(gpu, distribution, distribution_version, architecture='x86_64', kernel_
                           'need %s. Choose another nvidia_driver_branch.'
                           % (chosen, platform, ' or '.join(offered_flavours), ' or '.join(supported)))
             return result
-        chosen_flavour = choices[0]
+        choices = list(dict.fromkeys(choices))  # the GPUs' preference first, once
+        installable = [f for f in choices if f not in not_installable]
+        if not installable:
+            errors.append('nvidia_driver_flavour auto: apt cannot install branch %d on %s with the %s kernel module '
+                          'from the configured sources: %s. Check the apt sources (a mirror behind the security '
+                          'archive), or choose another nvidia_driver_branch or nvidia_driver_source.'
+                          % (chosen, platform, ' or the '.join(choices),
+                             '; '.join('%s: %s' % (f, not_installable[f]) for f in choices)))
+            return result
+        chosen_flavour = installable[0]
+        for skipped in choices[:choices.index(chosen_flavour)]:
+            notes.append('flavour auto: the %s kernel module of branch %d cannot be installed on %s from the configured '
+                         'apt sources (apt-get -s install: %s); the %s module instead, which %s'
+                         % (skipped, chosen, platform, not_installable[skipped], chosen_flavour,
+                            'these GPUs run as well' if has_gpu else 'the branch offers'))
     else:
         chosen_flavour = flavour
         if has_gpu and flavour not in supported:
@@ -593,10 +676,24 @@ def plan(gpu, distribution, distribution_version, architecture='x86_64', kernel_
                           '%s). Choose another nvidia_driver_branch or flavour.'
                           % (flavour, chosen, platform, source, ', '.join(offered_flavours)))
             return result
+        if flavour in not_installable:
+            others = [f for f in offered_flavours if f != flavour and f not in not_installable
+                      and (not has_gpu or f in supported)]
+            errors.append('nvidia_driver_flavour %s: apt cannot install branch %d with the %s kernel module on %s from '
+                          'the configured sources (apt-get -s install: %s). %s'
+                          % (flavour, chosen, flavour, platform, not_installable[flavour],
+                             ('Set nvidia_driver_flavour to %s (or auto, which falls back to it).' % others[0])
+                             if others else 'Check the apt sources, or choose another nvidia_driver_branch.'))
+            return result
     result['flavour'] = chosen_flavour
+    if result['without_gpu']:
+        notes.append('no NVIDIA GPU: branch %d with the %s kernel module installed as nvidia_driver_install_without_gpu '
+                     'asks (no GPU to check them against; the module cannot load until one is fitted)'
+                     % (chosen, chosen_flavour))
 
     names = package_names(platform, source, chosen, chosen_flavour, kernel_release, ubuntu_server)
     result['version_package'] = names['version_package']
+    result['kernel_module'] = names['kernel_module']
     missing = _missing(names['userspace'], available)
     if missing:
         errors.append('branch %d from source %s: %s not in the configured apt sources (apt-cache policy). %s'
@@ -650,6 +747,8 @@ def plan(gpu, distribution, distribution_version, architecture='x86_64', kernel_
                               '(apt full-upgrade; reboot), or add the source that carries these headers.'
                               % names['headers'])
                 return result
+            if names['headers_meta'] and not _missing([names['headers_meta']], available):
+                kernel_pkgs.append(names['headers_meta'])  # the next kernel's headers come with it
             sb = gpu.get('secure_boot')
             if sb == 'enabled' and not mok_configured:
                 errors.append(_mok_steps(''))
@@ -658,9 +757,15 @@ def plan(gpu, distribution, distribution_version, architecture='x86_64', kernel_
                 notes.append('Secure Boot state unknown: if it is enabled, the DKMS module must be signed with an '
                              'enrolled MOK (nvidia_driver_mok_key / nvidia_driver_mok_cert)')
         if default_kernel and kernel_release and default_kernel != kernel_release:
-            errors.append('the running kernel %s is not the default boot kernel %s: a module built now would not '
-                          'be loaded after the next reboot. Reboot into %s first, then run again.'
-                          % (kernel_release, default_kernel, default_kernel))
+            if target_kernel:
+                errors.append('nvidia_driver_kernel_release %s is not the default boot kernel %s: the module built for '
+                              'it would not be loaded after the next reboot. Set nvidia_driver_kernel_release to %s, '
+                              'or leave it empty for the running kernel %s.'
+                              % (kernel_release, default_kernel, default_kernel, running_kernel))
+            else:
+                errors.append('the running kernel %s is not the default boot kernel %s: a module built now would not '
+                              'be loaded after the next reboot. Reboot into %s first, then run again.'
+                              % (kernel_release, default_kernel, default_kernel))
             return result
         result['packages'] = list(names['userspace']) + [p for p in kernel_pkgs if p not in names['userspace']]
 
@@ -747,10 +852,15 @@ def _conflicts(installed, wanted, branch, flavour, source, platform):
 # after installing: reboot or not
 # --------------------------------------------------------------------------------------------------
 
-def reboot_decision(gpu, installed_version, mode='host', policy='auto', connection='ssh'):
+def reboot_decision(gpu, installed_version, mode='host', policy='auto', connection='ssh', without_gpu=False,
+                    initramfs_rebuilt=False, chroot=False):
     """Whether the host must reboot for the installed driver to run, and whether the role may do it.
 
     installed_version: version of the plan's version_package after installing ('580.95.05-0ubuntu1').
+    without_gpu: the plan installed for no GPU (nvidia_driver_install_without_gpu): the module cannot load
+    (modprobe: No such device), so that is no reason; initramfs_rebuilt (the nouveau blacklist changed and
+    the initramfs was rebuilt) is, once, so the host is proven to boot it before its GPUs are fitted.
+    chroot (ansible_facts.is_chroot, or a chroot connection): a host image being built; never reboot there.
     Returns {'required', 'reboot', 'reasons', 'why_not', 'installed_version', 'loaded_version'}."""
     gpu = gpu if isinstance(gpu, dict) else {}
     driver = gpu.get('driver') or {}
@@ -762,9 +872,16 @@ def reboot_decision(gpu, installed_version, mode='host', policy='auto', connecti
     if mode != 'host' or gpu.get('in_container'):
         result['why_not'] = 'container: the kernel module is the host\'s business; never reboot here'
         return result
+    if chroot or 'chroot' in str(connection or ''):
+        result['why_not'] = 'chroot: a host image is being built here; never reboot (the host it runs in is another)'
+        return result
     if gpu.get('nouveau_loaded'):
         reasons.append('nouveau is loaded (it holds the GPU until a reboot with the blacklist in the initramfs)')
-    if installed and not loaded:
+    if without_gpu:
+        if initramfs_rebuilt:
+            reasons.append('no GPU: the initramfs was rebuilt with the nouveau blacklist; one reboot proves the host '
+                           'boots it before its GPUs are fitted (the NVIDIA module cannot load without a GPU)')
+    elif installed and not loaded:
         reasons.append('the NVIDIA kernel module is not loaded; installed driver is %s' % installed)
     elif installed and loaded and installed != loaded:
         reasons.append('loaded kernel module %s differs from the installed driver %s' % (loaded, installed))
@@ -782,14 +899,20 @@ def reboot_decision(gpu, installed_version, mode='host', policy='auto', connecti
     return result
 
 
-def verify_after_reboot(gpu, installed_version):
-    """Problems after the reboot ([] = the loaded module is the installed driver)."""
+def verify_after_reboot(gpu, installed_version, without_gpu=False):
+    """Problems after the reboot ([] = the loaded module is the installed driver).
+
+    without_gpu: installed for no GPU, where no NVIDIA module can load: only nouveau is checked here (the
+    role checks the module built for the running kernel with modinfo)."""
     gpu = gpu if isinstance(gpu, dict) else {}
     driver = gpu.get('driver') or {}
     installed = version_string(installed_version)
     loaded = version_string(driver.get('version')) if driver.get('loaded') else None
     problems = []
-    if not loaded:
+    if without_gpu:
+        if loaded and installed and loaded != installed:
+            problems.append('after the reboot the loaded module is %s, the installed driver %s' % (loaded, installed))
+    elif not loaded:
         problems.append('after the reboot no NVIDIA kernel module is loaded (%s): %s'
                         % (gpu.get('status'), gpu.get('message')))
     elif installed and loaded != installed:
@@ -805,3 +928,118 @@ def unattended_upgrades_blacklist():
     unattended-upgrades matches each entry as a Python regex at the start of the package name; these
     prefixes hold no regex metacharacter ('-' is literal outside a character class)."""
     return ['^' + p for p in U_U_BLACKLIST]
+
+
+# --------------------------------------------------------------------------------------------------
+# what apt and DKMS say on the host
+# --------------------------------------------------------------------------------------------------
+
+def apt_simulation(result):
+    """A registered `apt-get -s install ...` command result -> {'ok': bool, 'reason': str or None}.
+
+    reason: apt's own words, one line: the unmet dependencies and the E: line ('nvidia-open-kernel-dkms :
+    Depends: firmware-nvidia-gsp (= 535.261.03) ...; E: Unable to correct problems, you have held broken
+    packages.'). A skipped task (no 'rc') is ok: apt was not asked (check mode before the sources exist)."""
+    result = result if isinstance(result, dict) else {}
+    if result.get('skipped') or 'rc' not in result:
+        return {'ok': True, 'reason': None}
+    if result.get('rc') == 0:
+        return {'ok': True, 'reason': None}
+    text = '%s\n%s' % (result.get('stdout') or '', result.get('stderr') or '')
+    lines = [line.rstrip() for line in text.splitlines()]
+    clauses = []
+    start = next((i for i, line in enumerate(lines) if line.startswith('The following packages have unmet dependencies')),
+                 None)
+    if start is not None:
+        for line in lines[start + 1:]:
+            if not line.strip() or line.startswith('E:'):
+                break
+            if _APT_CLAUSE_RE.match(line.strip()) or not clauses:
+                clauses.append(line.strip())
+            else:
+                clauses[-1] += ' ' + line.strip()
+    clauses.extend(line for line in lines if line.startswith('E:'))
+    reason = '; '.join(clauses)
+    return {'ok': False, 'reason': reason or 'apt-get -s install exited %s' % result.get('rc')}
+
+
+# a new clause of apt's "unmet dependencies" block: 'pkg : Depends: ...' or an indented 'Depends: ...'
+_APT_CLAUSE_RE = re.compile(r'^(\S+ : )?(Pre-Depends|Depends|Conflicts|Breaks|Recommends):')
+_DKMS_LINE_RE = re.compile(
+    r'^(?P<module>[^/,:\s]+)(?:/|,\s*)(?P<version>[^,:\s]+)'
+    r'(?:,\s*(?P<kernel>[^,:\s]+))?(?:,\s*(?P<arch>[^,:\s]+))?:\s*(?P<state>[a-z-]+)')
+
+
+def parse_dkms_status(text):
+    """`dkms status` -> [{'module', 'version', 'kernel', 'arch', 'state'}] (dkms 3: name/version, kernel, arch:
+    state; dkms 2: name, version, kernel, arch: state; 'name/version: added' has no kernel)."""
+    entries = []
+    for line in str(text or '').splitlines():
+        match = _DKMS_LINE_RE.match(line.strip())
+        if match:
+            entries.append(match.groupdict())
+    return entries
+
+
+def _version_key(version):
+    return tuple(int(x) for x in re.findall(r'\d+', str(version or '')))
+
+
+def dkms_state(text, module, kernel):
+    """What DKMS has of `module` for `kernel` (from `dkms status`).
+
+    Returns {'known': DKMS knows the module, 'version': the newest version it knows, 'state': that version's state
+    for the kernel (installed, built, added, or None), 'build': True when `dkms autoinstall -k kernel` is needed,
+    that is whenever it is not installed}. Read all of `dkms status`: with -k KERNEL, dkms 3 leaves out the
+    'added' lines (no kernel yet), which are the ones that say a build is missing."""
+    entries = [e for e in parse_dkms_status(text) if e['module'] == module]
+    if not entries:
+        return {'known': False, 'version': None, 'state': None, 'build': True}
+    newest = max((e['version'] for e in entries), key=_version_key)
+    states = [e['state'] for e in entries if e['version'] == newest and e['kernel'] in (kernel, None)]
+    state = next((s for s in ('installed', 'built', 'added') if s in states), states[0] if states else None)
+    return {'known': True, 'version': newest, 'state': state, 'build': state != 'installed'}
+
+
+def dkms_build_error(make_log):
+    """The first compiler or linker error of a DKMS make.log ('nv-pci.c:237:9: error: too few arguments to function
+    ...'), or None. The path up to the DKMS build directory is cut."""
+    for line in str(make_log or '').splitlines():
+        if re.search(r'(\berror:|undefined reference|\*\*\* No rule)', line):
+            return re.sub(r'^\S*/build/', '', line.strip())
+    return None
+
+
+def broken_family_packages(dpkg_query):
+    """Driver-family packages dpkg left unfinished (a postinst that failed: half-configured, unpacked, ...).
+
+    dpkg_query: output of `dpkg-query -W -f '${Package} ${db:Status-Abbrev}\\n'`. The abbreviation is the wanted
+    state (i install, h hold, ...), the current one and an error flag (dpkg-query(1)): current U (unpacked),
+    F (half-configured), H (half-installed), W/t (triggers awaited/pending) or the R flag (reinstall required)
+    is unfinished; ii, hi (held) and rc (configuration files left) are not."""
+    broken = []
+    for line in str(dpkg_query or '').splitlines():
+        parts = line.split()
+        if len(parts) < 2:
+            continue
+        name, status = parts[0].split(':')[0], parts[1]
+        unfinished = status[1:2] in ('U', 'F', 'H', 'W', 't') or status[2:3] == 'R'
+        if unfinished and FAMILY_RE.match(name) and not FAMILY_EXCLUDE_RE.match(name):
+            broken.append(name)
+    return sorted(set(broken))
+
+
+def built_module_problems(modinfo, installed_version, module, kernel):
+    """Problems with the kernel module a host will load ([] = its version is the installed driver's).
+
+    modinfo: the registered result of `modinfo -k KERNEL -F version MODULE`."""
+    modinfo = modinfo if isinstance(modinfo, dict) else {}
+    installed = version_string(installed_version)
+    if modinfo.get('rc') != 0:
+        return ['no %s kernel module for kernel %s (modinfo: %s): DKMS did not build it; see dkms status and '
+                '/var/lib/dkms/%s/*/build/make.log' % (module, kernel, (modinfo.get('stderr') or '').strip(), module)]
+    built = version_string(modinfo.get('stdout'))
+    if installed and built != installed:
+        return ['the %s kernel module for kernel %s is %s, the installed driver %s: run dkms autoinstall -k %s'
+                % (module, kernel, built, installed, kernel)]
+    return []

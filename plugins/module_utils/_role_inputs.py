@@ -205,9 +205,14 @@ def nvidia_driver(inputs):
         branch = str(branch) if isinstance(branch, int) and not isinstance(branch, bool) else branch
         inputs.item('nvidia_driver_branch', v.not_matching, branch, r'^(auto|[3-9]\d\d)$',
                     'auto, or a driver branch number such as "580"')
-    inputs.bools('nvidia_driver_ubuntu_server', 'nvidia_driver_require_gpu', 'nvidia_driver_keep_satisfying',
+    inputs.bools('nvidia_driver_ubuntu_server', 'nvidia_driver_require_gpu', 'nvidia_driver_install_without_gpu',
+                 'nvidia_driver_keep_satisfying',
                  'nvidia_driver_hold', 'nvidia_driver_unattended_upgrades_blacklist', 'nvidia_driver_blacklist_nouveau',
                  'nvidia_driver_persistenced', 'nvidia_driver_debian_components')
+    if inputs.get('nvidia_driver_kernel_release') not in (None, ''):
+        # `uname -r`: 6.1.0-40-amd64 (Debian), 6.12.48+deb13-amd64, 6.8.0-49-generic (Ubuntu)
+        inputs.check('nvidia_driver_kernel_release', v.not_matching, r'^[0-9]+\.[0-9]+[A-Za-z0-9._+~-]*$',
+                     'empty (the running kernel), or the `uname -r` of an installed kernel such as "6.1.0-40-amd64"')
     inputs.check('nvidia_driver_reboot_timeout', v.not_int, 1, v.DAY, 'seconds')
     # running GPU jobs (issue #14): what to do, and how long and how often to wait for idle GPUs
     inputs.check('nvidia_driver_busy_policy', v.not_choice, ('defer', 'wait', 'proceed'))
@@ -670,7 +675,7 @@ VARIABLES = {
     'fleet_report': ('fleet_report_dir', 'fleet_report_name', 'fleet_report_title', 'fleet_report_hosts'),
     'nvidia_driver': ('nvidia_driver_state', 'nvidia_driver_source', 'nvidia_driver_branch', 'nvidia_driver_flavour',
                       'nvidia_driver_kernel_module_type', 'nvidia_driver_ubuntu_server', 'nvidia_driver_require_gpu',
-                      'nvidia_driver_keep_satisfying', 'nvidia_driver_reboot', 'nvidia_driver_reboot_timeout',
+                      'nvidia_driver_install_without_gpu', 'nvidia_driver_kernel_release', 'nvidia_driver_keep_satisfying', 'nvidia_driver_reboot', 'nvidia_driver_reboot_timeout',
                       'nvidia_driver_hold', 'nvidia_driver_unattended_upgrades_blacklist',
                       'nvidia_driver_blacklist_nouveau', 'nvidia_driver_persistenced', 'nvidia_driver_debian_components',
                       'nvidia_driver_mok_key', 'nvidia_driver_mok_cert', 'nvidia_driver_report_path',

@@ -191,8 +191,9 @@ def test_debian12_hopper_host_open_dkms():
     p = nd.plan(HOPPER, 'Debian', '12', 'x86_64', '6.1.0-18-amd64')
     assert (p['action'], p['branch'], p['flavour'], p['kernel_module_type']) == ('install', 535, 'open', 'dkms')
     assert p['packages'] == ['nvidia-smi', 'libcuda1', 'libnvidia-ml1', 'nvidia-persistenced',
-                             'nvidia-open-kernel-dkms', 'firmware-nvidia-gsp', 'linux-headers-6.1.0-18-amd64']
-    assert 'linux-headers-6.1.0-18-amd64' not in p['hold']
+                             'nvidia-open-kernel-dkms', 'firmware-nvidia-gsp', 'linux-headers-6.1.0-18-amd64',
+                             'linux-headers-amd64']
+    assert 'linux-headers-6.1.0-18-amd64' not in p['hold'] and 'linux-headers-amd64' not in p['hold']
 
 
 def test_debian12_pascal_host_proprietary():
@@ -224,7 +225,8 @@ def test_debian_nvidia_source_names():
     p = nd.plan(HOPPER, 'Debian', '12', 'x86_64', '6.1.0-18-amd64', source='nvidia')
     assert (p['branch'], p['flavour']) == (610, 'open')
     assert p['packages'] == ['nvidia-smi', 'libcuda1', 'libnvidia-ml1', 'nvidia-persistenced',
-                             'nvidia-driver-cuda', 'nvidia-kernel-open-dkms', 'linux-headers-6.1.0-18-amd64']
+                             'nvidia-driver-cuda', 'nvidia-kernel-open-dkms', 'linux-headers-6.1.0-18-amd64',
+                             'linux-headers-amd64']
 
 
 def test_debian12_package_missing_from_sources():
@@ -405,7 +407,7 @@ def test_candidates_debian12():
     # the main 535 driver and bookworm's nvidia-tesla-535 family (deb.debian.org bookworm non-free Packages)
     assert nd.candidate_packages('Debian', '12', '6.1.0-18-amd64', branch='535', flavour='proprietary') == [
         'libcuda1', 'libnvidia-ml1', 'libnvidia-tesla-535-cfg1', 'libnvidia-tesla-535-cuda1', 'libnvidia-tesla-535-ml1',
-        'linux-headers-6.1.0-18-amd64', 'nvidia-kernel-dkms', 'nvidia-persistenced', 'nvidia-smi',
+        'linux-headers-6.1.0-18-amd64', 'linux-headers-amd64', 'nvidia-kernel-dkms', 'nvidia-persistenced', 'nvidia-smi',
         'nvidia-tesla-535-kernel-dkms', 'nvidia-tesla-535-smi']
 
 
@@ -598,3 +600,324 @@ def test_a_container_whose_driver_answers_keeps_it(h200):
     p = nd.plan(gpu, 'Debian', '12', kernel_release='6.1.0-28-amd64', keep_satisfying=False)
     assert (p['action'], p['mode']) == ('fail', 'container')
     assert p['errors'][0].startswith('nvidia_driver_branch auto: no branch of debian12 (source distro: 535, 470) fits these GPUs')
+
+
+# ---------------------------------------------------------------------------------------------------
+# GPU-less install (nvidia_driver_install_without_gpu), host images (nvidia_driver_kernel_release), and what
+# apt and DKMS say on the host
+
+NO_GPU_HOST = dict(NO_GPU_CONTAINER, in_container=False, secure_boot='disabled')
+# A Turing-or-newer GPU on a fresh Debian 12 host (RTX 3090, Ampere, 0x2204): flavour auto wants open.
+AMPERE = _gpu('NVIDIA GeForce RTX 3090', '0x2204', '8.6', 'Ampere', status='nouveau_bound')
+
+# `apt-get -s install --no-install-recommends nvidia-open-kernel-dkms firmware-nvidia-gsp nvidia-smi libcuda1
+# libnvidia-ml1 nvidia-persistenced linux-headers-amd64` in labops-dlstack/debian:12 with contrib/non-free on
+# 2026-12-01 (rc 100): the open module (bookworm/contrib 535.261.03) wants firmware-nvidia-gsp 535.261.03, the
+# archive's candidate is 535.309.01 from bookworm-security.
+APT_SIM_DEBIAN12_OPEN_STDOUT = """Reading package lists...
+Building dependency tree...
+Some packages could not be installed. This may mean that you have
+requested an impossible situation or if you are using the unstable
+distribution that some required packages have not yet been created
+or been moved out of Incoming.
+The following information may help to resolve the situation:
+
+The following packages have unmet dependencies:
+ nvidia-open-kernel-dkms : Depends: firmware-nvidia-gsp (= 535.261.03) or
+                                    firmware-nvidia-gsp-535.261.03
+                           Depends: nvidia-open-kernel-support--v1
+"""
+APT_SIM_DEBIAN12_OPEN = {'rc': 100, 'stdout': APT_SIM_DEBIAN12_OPEN_STDOUT,
+                         'stderr': 'E: Unable to correct problems, you have held broken packages.'}
+APT_SIM_DEBIAN12_OPEN_REASON = ('nvidia-open-kernel-dkms : Depends: firmware-nvidia-gsp (= 535.261.03) or '
+                                'firmware-nvidia-gsp-535.261.03; Depends: nvidia-open-kernel-support--v1; '
+                                'E: Unable to correct problems, you have held broken packages.')
+
+
+def test_no_gpu_host_installs_explicit_branch_and_flavour():
+    p = nd.plan(NO_GPU_HOST, 'Debian', '12', 'x86_64', '6.1.0-57-amd64', branch='535', flavour='proprietary',
+                install_without_gpu=True)
+    assert p['errors'] == []
+    assert (p['action'], p['mode'], p['branch'], p['flavour'], p['without_gpu']) == ('install', 'host', 535, 'proprietary', True)
+    assert p['packages'] == ['nvidia-smi', 'libcuda1', 'libnvidia-ml1', 'nvidia-persistenced', 'nvidia-kernel-dkms',
+                             'linux-headers-6.1.0-57-amd64', 'linux-headers-amd64']
+    assert p['hold'] == ['nvidia-smi', 'libcuda1', 'libnvidia-ml1', 'nvidia-persistenced', 'nvidia-kernel-dkms']
+    assert (p['kernel_release'], p['kernel_module']) == ('6.1.0-57-amd64', 'nvidia-current')
+    assert p['notes'][-1] == ('no NVIDIA GPU: branch 535 with the proprietary kernel module installed as '
+                              'nvidia_driver_install_without_gpu asks (no GPU to check them against; the module cannot '
+                              'load until one is fitted)')
+
+
+@pytest.mark.parametrize('kwargs,named', [
+    ({}, 'nvidia_driver_branch and nvidia_driver_flavour cannot be auto'),
+    ({'branch': '535'}, 'so nvidia_driver_flavour cannot be auto'),
+    ({'flavour': 'open'}, 'so nvidia_driver_branch cannot be auto'),
+])
+def test_no_gpu_install_needs_explicit_branch_and_flavour(kwargs, named):
+    p = nd.plan(NO_GPU_HOST, 'Debian', '12', 'x86_64', '6.1.0-57-amd64', install_without_gpu=True, **kwargs)
+    assert p['action'] == 'fail'
+    assert named in p['errors'][0]
+    assert p['errors'][0].startswith('nvidia_driver_install_without_gpu: there is no NVIDIA GPU here to decide from')
+    assert p['errors'][0].endswith('set nvidia_driver_branch to one of 535, 470 and nvidia_driver_flavour to open or '
+                                   'proprietary, for the GPUs this host will get')
+
+
+def test_no_gpu_install_still_validates_the_branch_and_flavour():
+    p = nd.plan(NO_GPU_HOST, 'Debian', '12', 'x86_64', '6.1.0-57-amd64', branch='580', flavour='open',
+                install_without_gpu=True)
+    assert p['errors'] == ['nvidia_driver_branch 580 is not available on debian12 from source distro; available: 535, 470']
+    p = nd.plan(NO_GPU_HOST, 'Debian', '12', 'x86_64', '6.1.0-57-amd64', branch='470', flavour='open',
+                install_without_gpu=True)
+    assert p['errors'][0].startswith('nvidia_driver_flavour open is not offered by branch 470 on debian12')
+
+
+def test_no_gpu_install_and_require_gpu_contradict():
+    p = nd.plan(NO_GPU_HOST, 'Debian', '12', 'x86_64', '6.1.0-57-amd64', branch='535', flavour='proprietary',
+                install_without_gpu=True, require_gpu=True)
+    assert p['errors'] == ['nvidia_driver_require_gpu and nvidia_driver_install_without_gpu are both true: fail on a '
+                           'host without a GPU, or install there; set one of them to false']
+
+
+def test_no_gpu_host_without_the_flag_is_still_skipped():
+    p = nd.plan(NO_GPU_HOST, 'Debian', '12', 'x86_64', '6.1.0-57-amd64', branch='535', flavour='proprietary')
+    assert p['action'] == 'skip'
+    assert 'nvidia_driver_install_without_gpu: true' in p['notes'][0]
+
+
+def test_host_image_in_a_container_builds_for_the_given_kernel():
+    p = nd.plan(NO_GPU_CONTAINER, 'Debian', '13', 'x86_64', '6.18.44-fc-v769', branch='550', flavour='open',
+                install_without_gpu=True, target_kernel='6.12.118+deb13-amd64', default_kernel='6.12.118+deb13-amd64')
+    assert p['errors'] == []
+    assert (p['mode'], p['kernel_release'], p['kernel_module']) == ('host', '6.12.118+deb13-amd64', 'nvidia-current-open')
+    assert p['packages'] == ['nvidia-smi', 'libcuda1', 'libnvidia-ml1', 'nvidia-persistenced', 'nvidia-open-kernel-dkms',
+                             'firmware-nvidia-gsp', 'linux-headers-6.12.118+deb13-amd64', 'linux-headers-amd64']
+    assert p['host_would_need'] == [] and p['why_no_kernel_module'] is None
+    assert p['notes'][0] == ('host image in a container: the kernel module is built for 6.12.118+deb13-amd64 '
+                             '(nvidia_driver_kernel_release), the initramfs and holds are set as on a host; never a reboot here')
+
+
+def test_container_without_kernel_release_stays_userspace_only():
+    p = nd.plan(NO_GPU_CONTAINER, 'Debian', '12', 'x86_64', '6.18.44-fc-v769', branch='535', flavour='proprietary',
+                install_without_gpu=True)
+    assert (p['mode'], p['packages']) == ('container', ['nvidia-smi', 'libcuda1', 'libnvidia-ml1', 'nvidia-persistenced'])
+    assert p['host_would_need'] == ['nvidia-kernel-dkms', 'linux-headers-6.18.44-fc-v769']
+
+
+@pytest.mark.parametrize('bad', ['6.1.0-57-amd64 ', 'latest', '../6.1', '6.1.0/x'])
+def test_kernel_release_must_look_like_uname_r(bad):
+    p = nd.plan(NO_GPU_HOST, 'Debian', '12', 'x86_64', '6.1.0-57-amd64', target_kernel=bad + 'x' if bad.endswith(' ') else bad)
+    assert p['action'] == 'fail'
+    assert p['errors'][0].startswith("nvidia_driver_kernel_release: '")
+
+
+def test_kernel_release_not_the_default_boot_kernel():
+    p = nd.plan(HOPPER, 'Debian', '12', 'x86_64', '6.1.0-56-amd64', target_kernel='6.1.0-55-amd64',
+                default_kernel='6.1.0-57-amd64')
+    assert p['errors'] == ['nvidia_driver_kernel_release 6.1.0-55-amd64 is not the default boot kernel 6.1.0-57-amd64: '
+                           'the module built for it would not be loaded after the next reboot. Set '
+                           'nvidia_driver_kernel_release to 6.1.0-57-amd64, or leave it empty for the running kernel '
+                           '6.1.0-56-amd64.']
+    # a kernel installed but not booted yet, which is the default: build for it
+    p = nd.plan(HOPPER, 'Debian', '12', 'x86_64', '6.1.0-56-amd64', target_kernel='6.1.0-57-amd64',
+                default_kernel='6.1.0-57-amd64')
+    assert p['errors'] == [] and p['packages'][-2:] == ['linux-headers-6.1.0-57-amd64', 'linux-headers-amd64']
+    assert p['mode'] == 'host'
+
+
+@pytest.mark.parametrize('platform,source,branch,flavour,module', [
+    # DEST_MODULE_NAME[0]="$PACKAGE_NAME" in the dkms.conf of each .deb (bookworm, trixie, 2026-12-01)
+    ('debian12', 'distro', 535, 'proprietary', 'nvidia-current'),
+    ('debian12', 'distro', 535, 'open', 'nvidia-current-open'),
+    ('debian12', 'distro', 470, 'proprietary', 'nvidia-tesla-470'),
+    ('debian13', 'distro', 535, 'proprietary', 'nvidia-tesla-535'),
+    ('debian13', 'distro', 550, 'open', 'nvidia-current-open'),
+    ('ubuntu2404', 'distro', 580, 'open', 'nvidia'),
+    ('debian12', 'nvidia', 580, 'open', 'nvidia'),
+])
+def test_kernel_module_names(platform, source, branch, flavour, module):
+    assert nd.kernel_module_name(platform, source, branch, flavour) == module
+
+
+# ---- #19 row 1: Debian 12, flavour auto, Turing or newer ----------------------------------------------
+
+def test_apt_simulation_reason_recorded_debian12_open():
+    assert nd.apt_simulation(APT_SIM_DEBIAN12_OPEN) == {'ok': False, 'reason': APT_SIM_DEBIAN12_OPEN_REASON}
+
+
+@pytest.mark.parametrize('result', [{'rc': 0, 'stdout': 'Inst nvidia-smi (535.309.01-0+deb12u1 ...)', 'stderr': ''},
+                                    {'skipped': True, 'changed': False}, {}])
+def test_apt_simulation_ok_or_not_asked(result):
+    assert nd.apt_simulation(result) == {'ok': True, 'reason': None}
+
+
+def test_apt_simulation_without_unmet_block_keeps_the_error_line():
+    assert nd.apt_simulation({'rc': 100, 'stdout': '', 'stderr': 'E: Unable to locate package nvidia-smi'}) == {
+        'ok': False, 'reason': 'E: Unable to locate package nvidia-smi'}
+
+
+def test_debian12_turing_auto_plans_open_until_apt_refuses_it():
+    # what the plan alone says (and what the role installed before it asked apt): open
+    p = nd.plan(AMPERE, 'Debian', '12', 'x86_64', '6.1.0-57-amd64')
+    assert (p['branch'], p['flavour']) == (535, 'open')
+    assert 'nvidia-open-kernel-dkms' in p['packages']
+    # apt-get -s refuses that set: auto takes proprietary, which Ampere runs too, and says why
+    p = nd.plan(AMPERE, 'Debian', '12', 'x86_64', '6.1.0-57-amd64', not_installable={'open': APT_SIM_DEBIAN12_OPEN_REASON})
+    assert p['errors'] == []
+    assert (p['action'], p['branch'], p['flavour']) == ('install', 535, 'proprietary')
+    assert p['packages'] == ['nvidia-smi', 'libcuda1', 'libnvidia-ml1', 'nvidia-persistenced', 'nvidia-kernel-dkms',
+                             'linux-headers-6.1.0-57-amd64', 'linux-headers-amd64']
+    assert p['not_installable'] == {'open': APT_SIM_DEBIAN12_OPEN_REASON}
+    assert p['notes'] == ['flavour auto: the open kernel module of branch 535 cannot be installed on debian12 from the '
+                          'configured apt sources (apt-get -s install: ' + APT_SIM_DEBIAN12_OPEN_REASON + '); the '
+                          'proprietary module instead, which these GPUs run as well']
+
+
+def test_debian12_explicit_open_refused_with_apts_reason():
+    p = nd.plan(NO_GPU_HOST, 'Debian', '12', 'x86_64', '6.1.0-57-amd64', branch='535', flavour='open',
+                install_without_gpu=True, not_installable={'open': APT_SIM_DEBIAN12_OPEN_REASON})
+    assert p['errors'] == ['nvidia_driver_flavour open: apt cannot install branch 535 with the open kernel module on '
+                           'debian12 from the configured sources (apt-get -s install: ' + APT_SIM_DEBIAN12_OPEN_REASON
+                           + '). Set nvidia_driver_flavour to proprietary (or auto, which falls back to it).']
+
+
+def test_blackwell_auto_has_no_fallback_when_open_refused():
+    # Blackwell runs only the open module: nothing to fall back to (Ubuntu 24.04 R580)
+    p = nd.plan(BLACKWELL, 'Ubuntu', '24.04', 'x86_64', '6.8.0-50-generic', available=_ubuntu_available(580),
+                not_installable={'open': 'E: broken'})
+    assert p['action'] == 'fail'
+    assert p['errors'] == ['nvidia_driver_flavour auto: apt cannot install branch 580 on ubuntu2404 with the open kernel '
+                           'module from the configured sources: open: E: broken. Check the apt sources (a mirror behind '
+                           'the security archive), or choose another nvidia_driver_branch or nvidia_driver_source.']
+
+
+def test_explicit_flavour_refused_for_gpu_that_runs_only_it():
+    p = nd.plan(PASCAL, 'Debian', '12', 'x86_64', '6.1.0-57-amd64', flavour='proprietary',
+                not_installable={'proprietary': 'E: broken'})
+    assert p['errors'][0].endswith('(apt-get -s install: E: broken). Check the apt sources, or choose another '
+                                   'nvidia_driver_branch.')
+
+
+# ---- DKMS, dpkg and modinfo on the host --------------------------------------------------------------
+
+# `dkms status` in labops-dlstack/debian-kernel:12 after nvidia-kernel-dkms (dkms 3.0.10), and dkms 2.8 (jammy)
+DKMS_STATUS_DEBIAN12 = 'nvidia-current/535.309.01, 6.1.0-57-amd64, x86_64: installed\n'
+
+
+@pytest.mark.parametrize('text,kernel,expected', [
+    (DKMS_STATUS_DEBIAN12, '6.1.0-57-amd64', {'known': True, 'version': '535.309.01', 'state': 'installed', 'build': False}),
+    (DKMS_STATUS_DEBIAN12, '6.1.0-58-amd64', {'known': True, 'version': '535.309.01', 'state': None, 'build': True}),
+    ('nvidia-current/535.309.01: added\n', '6.1.0-57-amd64',
+     {'known': True, 'version': '535.309.01', 'state': 'added', 'build': True}),
+    ('nvidia-current/535.261.03, 6.1.0-57-amd64, x86_64: installed\nnvidia-current/535.309.01: added\n', '6.1.0-57-amd64',
+     {'known': True, 'version': '535.309.01', 'state': 'added', 'build': True}),
+    ('nvidia-current/535.309.01, 6.1.0-57-amd64, x86_64: installed (WARNING! Diff between built and installed module!)\n',
+     '6.1.0-57-amd64', {'known': True, 'version': '535.309.01', 'state': 'installed', 'build': False}),
+    ('nvidia, 535.54.03, 5.15.0-76-generic, x86_64: installed\n', '5.15.0-76-generic',
+     {'known': True, 'version': '535.54.03', 'state': 'installed', 'build': False}),
+    ('', '6.1.0-57-amd64', {'known': False, 'version': None, 'state': None, 'build': True}),
+])
+def test_dkms_state(text, kernel, expected):
+    module = 'nvidia' if text.startswith('nvidia,') else 'nvidia-current'
+    assert nd.dkms_state(text, module, kernel) == expected
+
+
+def test_parse_dkms_status_fields():
+    assert nd.parse_dkms_status(DKMS_STATUS_DEBIAN12) == [
+        {'module': 'nvidia-current', 'version': '535.309.01', 'kernel': '6.1.0-57-amd64', 'arch': 'x86_64', 'state': 'installed'}]
+
+
+def test_dkms_build_error_recorded_debian13_open():
+    # /var/lib/dkms/nvidia-current-open/550.163.01/build/make.log, nvidia-open-kernel-dkms 550.163.01-2 against
+    # linux-headers-6.12.118+deb13-amd64 in labops-dlstack/debian-kernel:13 (2026-12-01)
+    log = ('  CONFTEST: fence_set_error\n'
+           '/var/lib/dkms/nvidia-current-open/550.163.01/build/nvidia/nv-pci.c:237:9: error: too few arguments to '
+           'function \u2018pci_resize_resource\u2019\n'
+           'make[4]: *** [/usr/src/linux-headers-6.12.118+deb13-common/scripts/Makefile.build:234: '
+           '/var/lib/dkms/nvidia-current-open/550.163.01/build/nvidia/nv-pci.o] Error 1\n')
+    assert nd.dkms_build_error(log) == ('nvidia/nv-pci.c:237:9: error: too few arguments to function '
+                                        '\u2018pci_resize_resource\u2019')
+    assert nd.dkms_build_error('make: Nothing to be done\n') is None
+
+
+def test_broken_family_packages():
+    out = ('nvidia-open-kernel-dkms iF \nnvidia-smi hi \nlibcuda1:amd64 ii \nnvidia-kernel-common iU \n'
+           'nvidia-cuda-toolkit iF \nnvidia-kernel-dkms rc \nbash ii \nnvidia-persistenced hF \n'
+           'firmware-nvidia-gsp iiR\n')
+    assert nd.broken_family_packages(out) == ['firmware-nvidia-gsp', 'nvidia-kernel-common', 'nvidia-open-kernel-dkms',
+                                              'nvidia-persistenced']
+
+
+@pytest.mark.parametrize('modinfo,expected', [
+    ({'rc': 0, 'stdout': '535.309.01\n', 'stderr': ''}, []),
+    ({'rc': 0, 'stdout': '535.261.03\n', 'stderr': ''},
+     ['the nvidia-current kernel module for kernel 6.1.0-57-amd64 is 535.261.03, the installed driver 535.309.01: '
+      'run dkms autoinstall -k 6.1.0-57-amd64']),
+    ({'rc': 1, 'stdout': '', 'stderr': 'modinfo: ERROR: Module nvidia-current not found.\n'},
+     ['no nvidia-current kernel module for kernel 6.1.0-57-amd64 (modinfo: modinfo: ERROR: Module nvidia-current not '
+      'found.): DKMS did not build it; see dkms status and /var/lib/dkms/nvidia-current/*/build/make.log']),
+])
+def test_built_module_problems(modinfo, expected):
+    assert nd.built_module_problems(modinfo, '535.309.01-0+deb12u1', 'nvidia-current', '6.1.0-57-amd64') == expected
+
+
+# ---- reboot without a GPU ------------------------------------------------------------------------------
+
+def test_no_gpu_reboot_only_for_a_rebuilt_initramfs():
+    d = nd.reboot_decision(NO_GPU_HOST, '535.309.01-0+deb12u1', without_gpu=True)
+    assert (d['required'], d['reboot'], d['reasons']) == (False, False, [])
+    d = nd.reboot_decision(NO_GPU_HOST, '535.309.01-0+deb12u1', without_gpu=True, initramfs_rebuilt=True)
+    assert (d['required'], d['reboot']) == (True, True)
+    assert d['reasons'] == ['no GPU: the initramfs was rebuilt with the nouveau blacklist; one reboot proves the host '
+                            'boots it before its GPUs are fitted (the NVIDIA module cannot load without a GPU)']
+    d = nd.reboot_decision(NO_GPU_HOST, '535.309.01-0+deb12u1', without_gpu=True, initramfs_rebuilt=True, connection='local')
+    assert (d['required'], d['reboot']) == (True, False)
+
+
+def test_no_gpu_reboot_never_in_a_host_image_container():
+    d = nd.reboot_decision(NO_GPU_CONTAINER, '535.309.01-0+deb12u1', mode='host', without_gpu=True, initramfs_rebuilt=True)
+    assert (d['required'], d['reboot']) == (False, False)
+    assert d['why_not'].startswith('container:')
+
+
+def test_gpu_host_reboot_reasons_unchanged_by_initramfs():
+    d = nd.reboot_decision(HOPPER, '535.309.01-0+deb12u1', initramfs_rebuilt=True)
+    assert d['reasons'] == ['the NVIDIA kernel module is not loaded; installed driver is 535.309.01']
+
+
+def test_verify_after_reboot_without_gpu():
+    assert nd.verify_after_reboot(NO_GPU_HOST, '535.309.01-0+deb12u1', without_gpu=True) == []
+    assert nd.verify_after_reboot(dict(NO_GPU_HOST, nouveau_loaded=True), '535.309.01', without_gpu=True) == [
+        'nouveau is still loaded after the reboot: check /etc/modprobe.d and the initramfs']
+    assert nd.verify_after_reboot(NO_GPU_HOST, '535.309.01')[0].startswith('after the reboot no NVIDIA kernel module is loaded')
+
+
+@pytest.mark.parametrize('kwargs', [{'chroot': True}, {'connection': 'community.general.chroot'}])
+def test_never_reboot_in_a_chroot(kwargs):
+    d = nd.reboot_decision(NO_GPU_HOST, '535.309.01-0+deb12u1', without_gpu=True, initramfs_rebuilt=True, **kwargs)
+    assert (d['required'], d['reboot']) == (False, False)
+    assert d['why_not'] == 'chroot: a host image is being built here; never reboot (the host it runs in is another)'
+
+
+@pytest.mark.parametrize('kernel,meta', [
+    ('6.1.0-57-amd64', 'linux-headers-amd64'),            # bookworm
+    ('6.12.118+deb13-amd64', 'linux-headers-amd64'),      # trixie
+    ('6.12.118+deb13-cloud-amd64', 'linux-headers-cloud-amd64'),
+    ('6.12.9+bpo-amd64', 'linux-headers-amd64'),          # bookworm-backports
+    ('6.1.0-57-rt-amd64', 'linux-headers-rt-amd64'),
+    ('', None), (None, None), ('linux', None),
+])
+def test_debian_headers_metapackage(kernel, meta):
+    assert nd.debian_headers_metapackage(kernel) == meta
+
+
+def test_headers_metapackage_only_where_apt_has_it():
+    avail = {n: '535.309.01-0+deb12u1' for n in ('nvidia-smi', 'libcuda1', 'libnvidia-ml1', 'nvidia-persistenced',
+                                                  'nvidia-kernel-dkms')}
+    avail['linux-headers-6.1.0-57-amd64'] = '6.1.192-3'
+    p = nd.plan(NO_GPU_HOST, 'Debian', '12', 'x86_64', '6.1.0-57-amd64', branch='535', flavour='proprietary',
+                install_without_gpu=True, available=avail)
+    assert p['errors'] == [] and 'linux-headers-amd64' not in p['packages']
+    avail['linux-headers-amd64'] = '6.1.192-3'
+    p = nd.plan(NO_GPU_HOST, 'Debian', '12', 'x86_64', '6.1.0-57-amd64', branch='535', flavour='proprietary',
+                install_without_gpu=True, available=avail)
+    assert p['packages'][-1] == 'linux-headers-amd64'

@@ -108,6 +108,12 @@ CASES = [
      ['nvidia_driver_branch: \'latest\' is not valid; accepted: auto, or a driver branch number such as "580"']),
     ('driver-branch-int', 'nvidia_driver', {'nvidia_driver_branch': 580}, {},
      []),
+    ('driver-kernel-release', 'nvidia_driver', {'nvidia_driver_kernel_release': 'linux-image-amd64'}, {},
+     ['nvidia_driver_kernel_release: \'linux-image-amd64\' is not valid; accepted: empty (the running kernel), or the '
+      '`uname -r` of an installed kernel such as "6.1.0-40-amd64"']),
+    ('driver-kernel-release-ok', 'nvidia_driver', {'nvidia_driver_kernel_release': '6.12.48+deb13-amd64'}, {}, []),
+    ('driver-without-gpu-word', 'nvidia_driver', {'nvidia_driver_install_without_gpu': 'sometimes'}, {},
+     ["nvidia_driver_install_without_gpu: 'sometimes' is not a boolean; accepted: true or false"]),
     ('driver-timeout', 'nvidia_driver', {'nvidia_driver_reboot_timeout': 0}, {},
      ['nvidia_driver_reboot_timeout: 0 is out of range; accepted: an integer from 1 to 86400 seconds']),
     ('driver-mok-relative', 'nvidia_driver', {'nvidia_driver_mok_key': 'mok.priv', 'nvidia_driver_mok_cert': '/root/mok.der'}, {},

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Start and stop one VM of the VM lab (molecule/vm create.yml / destroy.yml call it; usable by hand).
+#   vm.sh accel DISK                  -> kvm or tcg: KVM only where it boots a stock Debian kernel (cached verdict)
+#   vm.sh start NAME DISK PORT        -> QEMU in the background; SSH on 127.0.0.1:PORT; serial console in
+#                                        .cache/vm/NAME.console.log; pid in .cache/vm/NAME.pid
+#   vm.sh stop NAME                   -> stops the QEMU started for NAME (its pid file only)
+# One vCPU less than the host has (at least 1): TCG runs one host thread per vCPU and starves the host otherwise.
+# User-mode networking (no root networking set-up, no bridge): the guest reaches the archive through QEMU's NAT.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+dir=${DLSTACK_VM_DIR:-$(cd "$here/../.." && pwd)/.cache/vm}
+mem=${DLSTACK_VM_MEMORY:-3072}
+cpus=$(( $(nproc) > 1 ? $(nproc) - 1 : 1 ))
+mkdir -p "$dir"
+
+qemu_base() {  # accel disk
+  local accel=$1 disk=$2
+  local opts=(-machine pc -m "$mem" -smp "$cpus" -display none -no-user-config -nodefaults
+              -drive "file=$disk,format=raw,if=virtio,cache=unsafe")
+  if [ "$accel" = kvm ]; then
+    opts+=(-accel kvm -cpu host)
+  else
+    opts+=(-accel "tcg,thread=multi" -cpu max)
+  fi
+  printf '%s\n' "${opts[@]}"
+}
+
+accel() {
+  local disk=$1 key verdict_file log pid
+  key="$(uname -r) $(qemu-system-x86_64 --version | head -n 1)"
+  verdict_file=$dir/accel.verdict
+  if [ -f "$verdict_file" ] && [ "$(head -n 1 "$verdict_file")" = "$key" ]; then
+    tail -n 1 "$verdict_file"; return
+  fi
+  verdict=tcg
+  if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+    # Boot the image read-only (snapshot) under KVM for 60 s: a KVM that runs a stock kernel prints
+    # "Linux version" within seconds; a PVM host hangs after "Probing EDD" or QEMU aborts.
+    log=$(mktemp)
+    mapfile -t opts < <(qemu_base kvm "$disk")
+    timeout 60 qemu-system-x86_64 "${opts[@]}" -snapshot -serial "file:$log" >/dev/null 2>&1 &
+    pid=$!
+    for _ in $(seq 60); do
+      if grep -q "Linux version" "$log" 2>/dev/null; then verdict=kvm; break; fi
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 1
+    done
+    kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
+    echo "vm: KVM probe: $( [ "$verdict" = kvm ] && echo 'boots a stock kernel' || echo "no kernel output in 60 s ($(tr -d '\r' <"$log" | grep -v '^$' | tail -n 1))"), using $verdict" >&2
+    rm -f "$log"
+  fi
+  printf '%s\n%s\n' "$key" "$verdict" >"$verdict_file"
+  echo "$verdict"
+}
+
+start() {
+  local name=$1 disk=$2 port=$3 accel opts
+  accel=$(accel "$disk")
+  mapfile -t opts < <(qemu_base "$accel" "$disk")
+  rm -f "$dir/$name.pid"
+  qemu-system-x86_64 "${opts[@]}" -name "$name" \
+    -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$port-:22" -device virtio-net-pci,netdev=n0 \
+    -serial "file:$dir/$name.console.log" -pidfile "$dir/$name.pid" -daemonize
+  echo "vm: $name started ($accel, $cpus vCPU, ${mem} MiB, ssh -p $port root@127.0.0.1, console $dir/$name.console.log)"
+}
+
+stop() {
+  local name=$1 pid
+  [ -f "$dir/$name.pid" ] || { echo "vm: $name not running"; return 0; }
+  pid=$(cat "$dir/$name.pid")
+  if kill -0 "$pid" 2>/dev/null && grep -q qemu "/proc/$pid/cmdline" 2>/dev/null; then
+    kill "$pid"
+    for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$dir/$name.pid"
+  echo "vm: $name stopped"
+}
+
+case "${1:-}" in
+  accel) accel "$2" ;;
+  start) start "$2" "$3" "$4" ;;
+  stop) stop "$2" ;;
+  *) echo "usage: $0 accel DISK | start NAME DISK PORT | stop NAME" >&2; exit 2 ;;
+esac
