@@ -911,8 +911,8 @@ def test_debian_headers_metapackage(kernel, meta):
 
 
 def test_headers_metapackage_only_where_apt_has_it():
-    avail = {n: '535.309.01-0+deb12u1' for n in ('nvidia-smi', 'libcuda1', 'libnvidia-ml1', 'nvidia-persistenced',
-                                                  'nvidia-kernel-dkms')}
+    avail = {n: '535.309.01-0+deb12u1'
+             for n in ('nvidia-smi', 'libcuda1', 'libnvidia-ml1', 'nvidia-persistenced', 'nvidia-kernel-dkms')}
     avail['linux-headers-6.1.0-57-amd64'] = '6.1.192-3'
     p = nd.plan(NO_GPU_HOST, 'Debian', '12', 'x86_64', '6.1.0-57-amd64', branch='535', flavour='proprietary',
                 install_without_gpu=True, available=avail)

@@ -593,7 +593,6 @@ def test_wheel_check_takes_the_first_index_that_lists_the_project():
     assert 'no torch wheel for Python 3.12 on aarch64' in check['problems'][0]
 
 
-
 def test_wheel_check_a_numpy_range_is_met_by_any_wheel_inside_it():
     # the NumPy requirement of a layer is a range (numpy_requirement), not a pin
     layer = _layer(offline=True)
@@ -624,6 +623,7 @@ def test_wheel_check_a_numpy_range_is_met_by_any_wheel_inside_it():
 ])
 def test_split_requirement(req, split):
     assert pe._split_requirement(req) == split
+
 
 H200_ARCH_LIST = ['sm_75', 'sm_80', 'sm_86', 'sm_90', 'sm_100', 'sm_120']  # misc.txt: torch 2.11.0+cu130 on the H200
 
