@@ -54,7 +54,7 @@ def test_normalize_architecture(name, expected):
 
 # ---- PCI ids: every TSV row ------------------------------------------------------------------------
 
-# rows of the TSV that are not GPUs (tests/unit/tools/gen_pci_ids.py NOT_GPUS): 0x22ce / 0x22d0 are the
+# rows of the TSV that are not GPUs (tools/gen_pci_ids.py NOT_GPUS): 0x22ce / 0x22d0 are the
 # GB10's PCIe host bridges (pci.ids "GB10 GEN5 X4 PCIe host", "GB10 GEN4 X1 PCIe host"; issue #19 audit)
 NOT_GPUS = ('22ce', '22d0')
 
@@ -79,7 +79,7 @@ def test_pci_table_matches_tsv(row):
 
 def test_pci_table_is_generated_from_the_tsv():
     import importlib.util
-    path = os.path.join(FIXTURES, '..', '..', 'tools', 'gen_pci_ids.py')
+    path = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', 'tools', 'gen_pci_ids.py')
     spec = importlib.util.spec_from_file_location('gen_pci_ids', path)
     gen = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gen)
