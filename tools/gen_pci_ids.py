@@ -14,8 +14,8 @@ Usage (from the collection root):
     python3 tools/gen_pci_ids.py            # rewrite the module
     python3 tools/gen_pci_ids.py --check    # exit 1 if the module is stale
 
-tests/unit/plugins/module_utils/test_gpu_pci_ids.py runs the --check logic, so the table and the
-TSV can not drift apart silently.
+tests/unit/plugins/module_utils/test_gpu_knowledge.py (test_pci_table_is_generated_from_the_tsv) runs
+--check, so the table and the TSV can not drift apart silently.
 """
 
 from __future__ import annotations
