@@ -228,8 +228,8 @@ def test_requirements_for_gpus(gpus, min_branch, max_branch, flavour, supported,
     (['6.1'], '595.71.05', 'proprietary', ['driver R595 is newer than R580, the last branch that supports these GPUs']),
     (['6.1'], '580.159.04', 'open', ['the open kernel module does not run these GPUs (they need: proprietary)']),
 ])
-def test_driver_meets_requirements(gpus, driver, flavour, problems):
-    assert k.driver_meets_requirements(k.requirements_for_gpus(gpus), driver, flavour) == problems
+def test_driver_requirement_problems(gpus, driver, flavour, problems):
+    assert k.driver_requirement_problems(k.requirements_for_gpus(gpus), driver, flavour) == problems
 
 
 # ---- torch wheels (B.2, B.3, T4) -------------------------------------------------------------------
@@ -433,9 +433,9 @@ def test_blackwell_and_hopper_minimum_is_per_device(device, min_branch, min_driv
 
 def test_driver_older_than_the_devices_first_release_is_a_problem():
     req = k.requirements_for_gpus([{'architecture': 'Blackwell', 'compute_capability': '12.1', 'pci_device_id': '0x2e12'}])
-    assert k.driver_meets_requirements(req, '580.82.07', 'open') == [
+    assert k.driver_requirement_problems(req, '580.82.07', 'open') == [
         'driver 580.82.07 is older than 580.94.13, the first driver release NVIDIA lists these GPUs in']
-    assert k.driver_meets_requirements(req, '580.94.13', 'open') == []
+    assert k.driver_requirement_problems(req, '580.94.13', 'open') == []
 
 
 def test_rubin_is_named_not_dropped():
