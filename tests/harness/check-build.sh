@@ -12,7 +12,7 @@ listing=$(tar -tzf "$tarball")
 # antsibull-changelog's plugin cache); run output (fleet and PyTorch reports wherever a run wrote
 # them, retry files, logs, Molecule and navigator artifacts); editor and merge leftovers.
 bad=$(echo "$listing" | grep -E \
-  -e '(^|/)(tests|tools|molecule|bench|demo|\.ci|\.cache|\.venv|\.git|\.github|\.ansible|__pycache__|\.pytest_cache|\.mypy_cache|\.ruff_cache|\.tox|\.nox)(/|$)' \
+  -e '(^|/)(tests|tools|molecule|bench|demo|\.ci|\.config|\.cache|\.venv|\.git|\.github|\.ansible|__pycache__|\.pytest_cache|\.mypy_cache|\.ruff_cache|\.tox|\.nox)(/|$)' \
   -e '(^|/)reports(/|$)|(^|/)[^/]+_report\.(json|html)$|(^|/)playbook-artifact[^/]*\.json$' \
   -e '\.(pyc|pyo|retry|log|orig|rej|swp|tar\.gz)$|~$|(^|/)\.plugin-cache\.yaml$' \
   -e '^(Makefile|requirements-dev\.txt|requirements\.txt|\.gitignore|\.ansible-lint|\.yamllint)$' || true)
