@@ -32,7 +32,7 @@ PUBLISH_VENV := $(CURDIR)/.cache/venv-publish
 # (2.20 and 2.21 need Python 3.12+: they run in the Debian 13 image, whose python3 is 3.13).
 MATRIX_CORE_VERSIONS ?= 2.20.10 2.21.5
 
-.PHONY: faults help test setup venv publish-venv tools docker images wheelhouse collection unit lint sanity changelog knowledge-check knowledge-warn release molecule build publish ee ee-run matrix demo demo-down clean gpu-kit gpu-rehearsal vm vm-images
+.PHONY: faults help test setup venv publish-venv tools docker images wheelhouse collection unit lint sanity changelog knowledge-check knowledge-warn release molecule build publish ee ee-run matrix demo demo-down clean gpu-kit gpu-rehearsal vm vm-images docs pci-ids
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -85,6 +85,13 @@ changelog: venv  ## antsibull-changelog lint, CHANGELOG.rst current, the release
 
 release: venv  ## the release of galaxy.yml's version: changelog.yaml, CHANGELOG.rst (then commit and tag)
 	bash tests/harness/changelog.sh release
+
+# Generated files (the generators live in tools/; unit tests fail when what they write is stale).
+docs: venv  ## regenerate docs/roles.md and roles/*/README.md from the roles' meta/argument_specs.yml (tools/gen_role_docs.py)
+	python tools/gen_role_docs.py
+
+pci-ids: venv  ## regenerate plugins/module_utils/_gpu_pci_ids.py from the PCI TSVs in tests/unit/fixtures/gpu (tools/gen_pci_ids.py)
+	python tools/gen_pci_ids.py
 
 knowledge-check: venv collection  ## compare the knowledge tables with PyPI (torch/torchvision/torchaudio) and the PCI table with its sources; fails listing what differs
 	python tests/harness/knowledge_check.py

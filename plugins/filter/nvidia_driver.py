@@ -19,13 +19,11 @@ from ansible_collections.labops.dlstack.plugins.module_utils._nvidia_driver impo
     cuda_repo_path,
     dkms_build_error,
     dkms_state,
-    family_packages,
     nvidia_repo_key,
     parse_apt_cache_policy,
     parse_dpkg_query,
     plan,
     reboot_decision,
-    unattended_upgrades_blacklist,
     verify_after_reboot,
 )
 
@@ -90,11 +88,6 @@ def nvidia_driver_module_problems(modinfo, installed_version, module, kernel):
     return built_module_problems(modinfo, installed_version, module, kernel)
 
 
-def nvidia_driver_family(installed):
-    """ansible_facts['packages'] | nvidia_driver_family -> installed NVIDIA driver packages."""
-    return family_packages(installed)
-
-
 def dpkg_installed(text):
     """`dpkg-query -W -f='${db:Status-Status}\\t${Package}\\t${Version}\\n'` stdout -> {name: version}."""
     return parse_dpkg_query(text)
@@ -110,11 +103,6 @@ def nvidia_driver_repo_key(repo_distro):
     return nvidia_repo_key(repo_distro)
 
 
-def nvidia_driver_uu_blacklist(_ignored=None):
-    """Package-Blacklist regexes that keep the driver family out of unattended-upgrades."""
-    return unattended_upgrades_blacklist()
-
-
 class FilterModule:
     """labops.dlstack nvidia_driver filters."""
 
@@ -125,11 +113,9 @@ class FilterModule:
             'nvidia_driver_apt_policy': nvidia_driver_apt_policy,
             'nvidia_driver_reboot': nvidia_driver_reboot,
             'nvidia_driver_verify': nvidia_driver_verify,
-            'nvidia_driver_family': nvidia_driver_family,
             'dpkg_installed': dpkg_installed,
             'nvidia_driver_repo_path': nvidia_driver_repo_path,
             'nvidia_driver_repo_key': nvidia_driver_repo_key,
-            'nvidia_driver_uu_blacklist': nvidia_driver_uu_blacklist,
             'nvidia_driver_apt_simulation': nvidia_driver_apt_simulation,
             'nvidia_driver_dkms_state': nvidia_driver_dkms_state,
             'nvidia_driver_dkms_error': nvidia_driver_dkms_error,

@@ -38,10 +38,6 @@ MARKER_NAME = '.labops-dlstack-installer.json'
 # that run was interrupted and the prefix is a leftover to remove before installing again.
 INCOMPLETE_SUFFIX = '.labops-dlstack-incomplete'
 
-ANACONDA_TOS_CHANNELS = (
-    'https://repo.anaconda.com/pkgs/main',
-    'https://repo.anaconda.com/pkgs/r',
-)
 
 # Per distribution: where its installers live, how they are named, what a batch install gives.
 DISTRIBUTIONS = {

@@ -93,7 +93,6 @@ ARCHITECTURES = (
      'source': 'NVML enum RUBIN 13 (research C.2); no driver/CUDA minimum recorded'},
 )
 
-ARCHITECTURE_NAMES = tuple(a['name'] for a in ARCHITECTURES)
 _ARCH_BY_NAME = dict((a['name'].lower(), a) for a in ARCHITECTURES)
 # spellings seen in nvidia-smi -q -x <product_architecture> and elsewhere
 _ARCH_ALIASES = {'ada lovelace': 'ada', 'lovelace': 'ada', 'grace hopper': 'hopper'}
@@ -817,7 +816,7 @@ def requirements_for_gpus(gpus):
             'satisfiable': satisfiable, 'reasons': reasons}
 
 
-def driver_meets_requirements(requirements, driver_version, kernel_module=None):
+def driver_requirement_problems(requirements, driver_version, kernel_module=None):
     """Check an installed driver against requirements_for_gpus(); returns a list of problems ([] = fine).
 
     kernel_module: 'open' / 'proprietary' / None (unknown: not checked).

@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 #
 # GENERATED FILE - do not edit by hand. Regenerate with:
-#     python3 tests/unit/tools/gen_pci_ids.py
+#     python3 tools/gen_pci_ids.py
 # Source: tests/unit/fixtures/gpu/pciids/nvidia_pci_ids_from_pciids_2026-08-22.tsv, which is derived from
 # pciutils/pciids:pci.ids@c1c12547 (pci.ids Version 2026.08.22; pci.ids is dual licensed GPL-2.0-or-later /
 # BSD-3-Clause). The TSV maps each NVIDIA GPU PCI device id to its chip code name (the prefix of the

@@ -25,7 +25,7 @@ from ansible_collections.labops.dlstack.plugins.module_utils._gpu_knowledge impo
     arch_from_compute_capability,
     driver_branch,
     driver_max_cuda,
-    driver_meets_requirements,
+    driver_requirement_problems,
     min_compute_capability,
     normalize_architecture,
     normalize_compute_capability,
@@ -647,7 +647,7 @@ def decide_status(ctx):
         return done('driver_not_installed', ': the kernel module is loaded but the user-space libraries (libnvidia-ml.so) are missing')
     problems = []
     if ctx['driver_version']:
-        problems = driver_meets_requirements(requirements, ctx['driver_version'], kmod.get('kernel_module'))
+        problems = driver_requirement_problems(requirements, ctx['driver_version'], kmod.get('kernel_module'))
     if kind in ('no_devices', 'device_handle') or problems:
         if problems:
             extra = ' (%s)' % '; '.join(problems)
@@ -747,7 +747,7 @@ def probe(run=None, nvidia_smi=None, sysfs_root='/sys', procfs_root='/proc', roo
     status, message = decide_status(ctx)
 
     if driver_version:
-        requirements['installed_driver_problems'] = driver_meets_requirements(requirements, driver_version, kmod['kernel_module'])
+        requirements['installed_driver_problems'] = driver_requirement_problems(requirements, driver_version, kmod['kernel_module'])
     else:
         requirements['installed_driver_problems'] = []
     requirements['installed_driver_ok'] = bool(driver_version) and not requirements['installed_driver_problems'] and bool(host_gpus)

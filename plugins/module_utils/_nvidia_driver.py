@@ -48,7 +48,7 @@ import re
 from ansible_collections.labops.dlstack.plugins.module_utils._gpu_knowledge import (
     OPEN_KERNEL_MODULE_DEFAULT_BRANCH,
     OPEN_KERNEL_MODULE_MIN_BRANCH,
-    driver_meets_requirements,
+    driver_requirement_problems,
     requirements_for_gpus,
     version_string,
 )
@@ -57,7 +57,6 @@ SOURCES = ('distro', 'nvidia')
 FLAVOURS = ('auto', 'open', 'proprietary')
 STATES = ('present', 'absent')
 KERNEL_MODULE_TYPES = ('auto', 'precompiled', 'dkms')
-REBOOT_POLICIES = ('auto', 'never')
 PLATFORMS = ('debian12', 'debian13', 'ubuntu2204', 'ubuntu2404')
 
 # Debian non-free: branch -> package family. '' = the main driver (nvidia-smi, libcuda1...),
@@ -147,7 +146,6 @@ SOURCE_ONLY_RE = {
                          r'linux-signatures-nvidia-|nvidia-open-kernel-dkms|nvidia-tesla-)'),
 }
 _BRANCH_RE = re.compile(r'^(?:\d+:)?([3-9]\d\d)\.\d')
-_KERNEL_FLAVOUR_RE = re.compile(r'^\d+\.\d+\.\d+-\d+-([a-z0-9-]+)$')
 # `uname -r`: 6.1.0-57-amd64, 6.12.118+deb13-amd64, 6.8.0-50-generic (no '/', no spaces)
 # 6.1.0-57-amd64, 6.12.118+deb13-amd64, 6.12.9+bpo-cloud-amd64 -> the flavour (amd64, cloud-amd64)
 _DEBIAN_KERNEL_RE = re.compile(r'^\d+\.\d+\.\d+(?:\+[a-z0-9.]+)?-(?:\d+-)?([a-z][a-z0-9-]*)$')
@@ -204,12 +202,6 @@ def package_branch(version):
     None for versions that are not driver versions (nvidia-support 20220217+3)."""
     match = _BRANCH_RE.match(str(version or '').strip())
     return int(match.group(1)) if match else None
-
-
-def kernel_flavour(kernel_release):
-    """'6.8.0-50-generic' -> 'generic'; '6.1.0-18-amd64' -> 'amd64'; None when not a distro kernel."""
-    match = _KERNEL_FLAVOUR_RE.match(str(kernel_release or '').strip())
-    return match.group(1) if match else None
 
 
 def parse_apt_cache_policy(text):
@@ -497,6 +489,7 @@ def plan(gpu, distribution, distribution_version, architecture='x86_64', kernel_
         'loaded_version': driver.get('version') if driver.get('loaded') else None,
         'kernel_release': kernel_release, 'kernel_module': None, 'without_gpu': False,
         'not_installable': dict(not_installable),
+        'uu_blacklist': unattended_upgrades_blacklist(),
     }
 
     # ---- input -----------------------------------------------------------------------------------
@@ -586,7 +579,7 @@ def plan(gpu, distribution, distribution_version, architecture='x86_64', kernel_
     # installing the distribution's userspace of another version beside it would only break it
     # ("Driver/library version mismatch").
     if (keep_satisfying and status == 'ok' and loaded_version
-            and not driver_meets_requirements(req, loaded_version, loaded_flavour)
+            and not driver_requirement_problems(req, loaded_version, loaded_flavour)
             and wanted_branch in ('auto', _branch_of(loaded_version))
             and flavour in ('auto', loaded_flavour)):
         result.update({'action': 'satisfied', 'branch': _branch_of(loaded_version), 'flavour': loaded_flavour,

@@ -134,8 +134,6 @@ def numpy_requirement(torch_version, python):
 
 
 BACKENDS = ('venv', 'conda')
-LAYER_MARKER = 'labops-dlstack-layer.json'
-PTH_NAME = 'labops-dlstack-pytorch.pth'
 
 _FULL_VERSION_RE = re.compile(r'^(\d+)\.(\d+)\.(\d+)$')
 _PYTHON_RE = re.compile(r'^3\.(\d+)$')

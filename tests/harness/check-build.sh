@@ -8,11 +8,11 @@ cd "$root"
 ansible-galaxy collection build --force --output-path "$out" >/dev/null
 tarball=$(ls "$out"/labops-dlstack-*.tar.gz)
 listing=$(tar -tzf "$tarball")
-# Never shipped: tests, CI and developer files; caches (Python, pytest, ansible-test, ansible-lint,
+# Never shipped: tests, developer tools (tools/), CI and developer files; caches (Python, pytest, ansible-test, ansible-lint,
 # antsibull-changelog's plugin cache); run output (fleet and PyTorch reports wherever a run wrote
 # them, retry files, logs, Molecule and navigator artifacts); editor and merge leftovers.
 bad=$(echo "$listing" | grep -E \
-  -e '(^|/)(tests|molecule|bench|demo|\.ci|\.cache|\.venv|\.git|\.github|\.ansible|__pycache__|\.pytest_cache|\.mypy_cache|\.ruff_cache|\.tox|\.nox)(/|$)' \
+  -e '(^|/)(tests|tools|molecule|bench|demo|\.ci|\.config|\.cache|\.venv|\.git|\.github|\.ansible|__pycache__|\.pytest_cache|\.mypy_cache|\.ruff_cache|\.tox|\.nox)(/|$)' \
   -e '(^|/)reports(/|$)|(^|/)[^/]+_report\.(json|html)$|(^|/)playbook-artifact[^/]*\.json$' \
   -e '\.(pyc|pyo|retry|log|orig|rej|swp|tar\.gz)$|~$|(^|/)\.plugin-cache\.yaml$' \
   -e '^(Makefile|requirements-dev\.txt|requirements\.txt|\.gitignore|\.ansible-lint|\.yamllint)$' || true)

@@ -18,7 +18,7 @@ What is compared (each difference is one line of the output; any difference fail
   pins torch==that version; else the newest whose Requires-Dist admits it, uploaded by the day after that
   torch release, else the first after it); a newer torchvision / torchaudio than any row is reported.
 - the PCI table: plugins/module_utils/_gpu_pci_ids.py against its generator's sources
-  (tests/unit/tools/gen_pci_ids.py --check), and the TSV copy in tests/unit/fixtures against
+  (tools/gen_pci_ids.py --check), and the TSV copy in tests/unit/fixtures against
   shared/research's original (line endings aside) where that directory exists (DLSTACK_SHARED_RESEARCH).
 
 Not reachable from here, so not compared: the non-default variants (download.pytorch.org), NVIDIA's
@@ -446,14 +446,14 @@ def _union_range(ranges):
 def pci_differences():
     """Lines for the PCI table: generated module vs its TSV sources, fixture TSV vs shared/research's."""
     out = []
-    spec = importlib.util.spec_from_file_location('gen_pci_ids', os.path.join(ROOT, 'tests', 'unit', 'tools', 'gen_pci_ids.py'))
+    spec = importlib.util.spec_from_file_location('gen_pci_ids', os.path.join(ROOT, 'tools', 'gen_pci_ids.py'))
     gen = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gen)
     with open(gen.TARGET, encoding='utf-8') as handle:
         current = handle.read()
     if current != gen.render(gen.read_tsv(gen.TSV), gen.read_first_driver_tsv(gen.FIRST_DRIVER_TSV)):
-        out.append('plugins/module_utils/_gpu_pci_ids.py differs from what tests/unit/tools/gen_pci_ids.py makes of its '
-                   'TSVs: run python3 tests/unit/tools/gen_pci_ids.py')
+        out.append('plugins/module_utils/_gpu_pci_ids.py differs from what tools/gen_pci_ids.py makes of its '
+                   'TSVs: run python3 tools/gen_pci_ids.py')
     notes = []
     shared = os.path.join(SHARED_RESEARCH, TSV_NAME)
     if os.path.exists(shared):

@@ -37,6 +37,6 @@ def test_defaults_match_argument_specs(role):
 
 
 def test_role_docs_are_current():
-    result = subprocess.run([sys.executable, os.path.join(ROOT, 'tests', 'harness', 'gen_role_docs.py'), '--check'],
+    result = subprocess.run([sys.executable, os.path.join(ROOT, 'tools', 'gen_role_docs.py'), '--check'],
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr

@@ -54,7 +54,7 @@ def test_normalize_architecture(name, expected):
 
 # ---- PCI ids: every TSV row ------------------------------------------------------------------------
 
-# rows of the TSV that are not GPUs (tests/unit/tools/gen_pci_ids.py NOT_GPUS): 0x22ce / 0x22d0 are the
+# rows of the TSV that are not GPUs (tools/gen_pci_ids.py NOT_GPUS): 0x22ce / 0x22d0 are the
 # GB10's PCIe host bridges (pci.ids "GB10 GEN5 X4 PCIe host", "GB10 GEN4 X1 PCIe host"; issue #19 audit)
 NOT_GPUS = ('22ce', '22d0')
 
@@ -79,7 +79,7 @@ def test_pci_table_matches_tsv(row):
 
 def test_pci_table_is_generated_from_the_tsv():
     import importlib.util
-    path = os.path.join(FIXTURES, '..', '..', 'tools', 'gen_pci_ids.py')
+    path = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', 'tools', 'gen_pci_ids.py')
     spec = importlib.util.spec_from_file_location('gen_pci_ids', path)
     gen = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gen)
@@ -228,8 +228,8 @@ def test_requirements_for_gpus(gpus, min_branch, max_branch, flavour, supported,
     (['6.1'], '595.71.05', 'proprietary', ['driver R595 is newer than R580, the last branch that supports these GPUs']),
     (['6.1'], '580.159.04', 'open', ['the open kernel module does not run these GPUs (they need: proprietary)']),
 ])
-def test_driver_meets_requirements(gpus, driver, flavour, problems):
-    assert k.driver_meets_requirements(k.requirements_for_gpus(gpus), driver, flavour) == problems
+def test_driver_requirement_problems(gpus, driver, flavour, problems):
+    assert k.driver_requirement_problems(k.requirements_for_gpus(gpus), driver, flavour) == problems
 
 
 # ---- torch wheels (B.2, B.3, T4) -------------------------------------------------------------------
@@ -433,9 +433,9 @@ def test_blackwell_and_hopper_minimum_is_per_device(device, min_branch, min_driv
 
 def test_driver_older_than_the_devices_first_release_is_a_problem():
     req = k.requirements_for_gpus([{'architecture': 'Blackwell', 'compute_capability': '12.1', 'pci_device_id': '0x2e12'}])
-    assert k.driver_meets_requirements(req, '580.82.07', 'open') == [
+    assert k.driver_requirement_problems(req, '580.82.07', 'open') == [
         'driver 580.82.07 is older than 580.94.13, the first driver release NVIDIA lists these GPUs in']
-    assert k.driver_meets_requirements(req, '580.94.13', 'open') == []
+    assert k.driver_requirement_problems(req, '580.94.13', 'open') == []
 
 
 def test_rubin_is_named_not_dropped():

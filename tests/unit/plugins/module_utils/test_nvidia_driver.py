@@ -444,10 +444,12 @@ def test_verify_after_reboot(h200):
         'after the reboot the loaded module is 580.159.04, the installed driver 580.95.05']
 
 
-def test_uu_blacklist_matches_driver_packages_only():
+def test_uu_blacklist_matches_driver_packages_only(h200):
     import re
     patterns = nd.unattended_upgrades_blacklist()
     assert patterns[:3] == ['^nvidia-', '^libnvidia-', '^libcuda1']
+    # the role's unattended-upgrades template reads them from the plan
+    assert nd.plan(h200, 'Ubuntu', '24.04', 'x86_64', '6.8.0-90-generic')['uu_blacklist'] == patterns
 
     def blocked(name):
         return any(re.match(p, name) for p in patterns)

@@ -461,7 +461,7 @@ def test_built_variant(local, torch_cuda, variant):
 import os  # noqa: E402  pylint: disable=wrong-import-position
 
 KNOWLEDGE = os.path.join(os.path.dirname(__file__), '..', '..', 'fixtures', 'knowledge')
-# the file names of the offline wheelhouse the Molecule pytorch_env scenario mounts as find-links /opt/wheels
+# the file names of the offline wheelhouse the Molecule scenarios mount as find-links (/opt/wheelhouse; /opt/wheels here)
 # (tests/harness/ensure-wheelhouse.sh; listed on this machine, .cache/wheelhouse)
 WHEELHOUSE = ['filelock-4.3.1-py3-none-any.whl', 'pip-26.3-py3-none-any.whl', 'sympy-1.14.0-py3-none-any.whl',
               'torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl',

@@ -8,11 +8,11 @@ id, optionally subsystem vendor and device). The tags are taken in version order
 lists it under any subsystem.
 
 Output: tests/unit/fixtures/gpu/open-gpu-kernel-modules/first_driver_by_device.tsv (columns
-device_id, first_driver, readme_name; '#' lines say where it came from). tests/unit/tools/gen_pci_ids.py
+device_id, first_driver, readme_name; '#' lines say where it came from). tools/gen_pci_ids.py
 turns it into DEVICE_FIRST_DRIVER of plugins/module_utils/_gpu_pci_ids.py.
 
 Usage (from the collection root; the clone is not part of the collection):
-    python3 tests/unit/tools/gen_first_driver_tsv.py /path/to/open-gpu-kernel-modules
+    python3 tools/gen_first_driver_tsv.py /path/to/open-gpu-kernel-modules
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import re
 import subprocess
 import sys
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
 OUT = os.path.join(ROOT, 'tests', 'unit', 'fixtures', 'gpu', 'open-gpu-kernel-modules', 'first_driver_by_device.tsv')
 
 # "| NVIDIA H200                                             | 2335 10DE 18BF |"

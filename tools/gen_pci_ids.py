@@ -8,14 +8,14 @@ Inputs:
   less NOT_GPUS (rows of the TSV that are not GPUs);
 - tests/unit/fixtures/gpu/open-gpu-kernel-modules/first_driver_by_device.tsv (device_id, first_driver,
   readme_name: the first driver release whose NVIDIA/open-gpu-kernel-modules README lists the device;
-  written by tests/unit/tools/gen_first_driver_tsv.py from a clone of that repository).
+  written by tools/gen_first_driver_tsv.py from a clone of that repository).
 
 Usage (from the collection root):
-    python3 tests/unit/tools/gen_pci_ids.py            # rewrite the module
-    python3 tests/unit/tools/gen_pci_ids.py --check    # exit 1 if the module is stale
+    python3 tools/gen_pci_ids.py            # rewrite the module
+    python3 tools/gen_pci_ids.py --check    # exit 1 if the module is stale
 
-tests/unit/plugins/module_utils/test_gpu_pci_ids.py runs the --check logic, so the table and the
-TSV can not drift apart silently.
+tests/unit/plugins/module_utils/test_gpu_knowledge.py (test_pci_table_is_generated_from_the_tsv) runs
+--check, so the table and the TSV can not drift apart silently.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import os
 import sys
 import textwrap
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
 TSV = os.path.join(ROOT, 'tests', 'unit', 'fixtures', 'gpu', 'pciids', 'nvidia_pci_ids_from_pciids_2026-08-22.tsv')
 FIRST_DRIVER_TSV = os.path.join(ROOT, 'tests', 'unit', 'fixtures', 'gpu', 'open-gpu-kernel-modules',
                                 'first_driver_by_device.tsv')
@@ -45,7 +45,7 @@ HEADER = '''\
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 #
 # GENERATED FILE - do not edit by hand. Regenerate with:
-#     python3 tests/unit/tools/gen_pci_ids.py
+#     python3 tools/gen_pci_ids.py
 # Source: tests/unit/fixtures/gpu/pciids/nvidia_pci_ids_from_pciids_2026-08-22.tsv, which is derived from
 # pciutils/pciids:pci.ids@c1c12547 (pci.ids Version 2026.08.22; pci.ids is dual licensed GPL-2.0-or-later /
 # BSD-3-Clause). The TSV maps each NVIDIA GPU PCI device id to its chip code name (the prefix of the
@@ -150,7 +150,7 @@ def main(argv=None):
         with open(args.target, encoding='utf-8') as handle:
             current = handle.read()
         if current != text:
-            sys.stderr.write('%s is stale; run tests/unit/tools/gen_pci_ids.py\n' % args.target)
+            sys.stderr.write('%s is stale; run tools/gen_pci_ids.py\n' % args.target)
             return 1
         return 0
     with open(args.target, 'w', encoding='utf-8') as handle:

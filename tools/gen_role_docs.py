@@ -2,8 +2,8 @@
 """Write docs/roles.md and every roles/ROLE/README.md from the roles' meta/argument_specs.yml
 (the one source of a role's description, variables and example).
 
-    python tests/harness/gen_role_docs.py          # rewrite docs/roles.md and roles/*/README.md
-    python tests/harness/gen_role_docs.py --check  # exit 1 when one of them is out of date
+    python tools/gen_role_docs.py          # rewrite docs/roles.md and roles/*/README.md
+    python tools/gen_role_docs.py --check  # exit 1 when one of them is out of date
 
 The argument specs are written in Ansible's documentation markup (C(), O(), V(), M(), ...);
 antsibull-docs-parser turns it into Markdown here, so the pages show code, not raw markup.
@@ -21,7 +21,7 @@ from antsibull_docs_parser import dom
 from antsibull_docs_parser.md import MDFormatter, to_md
 from antsibull_docs_parser.parser import Context, parse
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
 COLLECTION = 'labops.dlstack'
 ROLES_PAGE = os.path.join('docs', 'roles.md')
 # What would turn plain text into Markdown syntax: backslashes, backticks, emphasis, links, HTML
@@ -161,7 +161,7 @@ def _entry_body(role, entry, spec, heading):
 
 def render_roles_page():
     lines = ['# Role variables', '',
-             'Generated from each role\'s `meta/argument_specs.yml` by `tests/harness/gen_role_docs.py`; do not edit.',
+             'Generated from each role\'s `meta/argument_specs.yml` by `tools/gen_role_docs.py`; do not edit.',
              'The same text is what `ansible-doc -t role labops.dlstack.ROLE` shows, and what Ansible',
              'validates every run against before the role changes anything. Each role\'s README.md holds the same.', '']
     names = roles()
@@ -180,7 +180,7 @@ def render_role_readme(role):
     main = specs.get('main') or {}
     lines = ['# %s.%s' % (COLLECTION, role), '',
              markup(main.get('short_description', ''), role) + '.', '',
-             '<!-- Generated from meta/argument_specs.yml by tests/harness/gen_role_docs.py; do not edit. -->',
+             '<!-- Generated from meta/argument_specs.yml by tools/gen_role_docs.py; do not edit. -->',
              '`ansible-doc -t role %s.%s` shows the same. Every variable is validated before the role changes'
              ' anything; invalid input fails with a message naming the variable.' % (COLLECTION, role), '']
     for entry, spec in sorted(specs.items(), key=lambda item: (item[0] != 'main', item[0])):
@@ -214,7 +214,7 @@ def main(argv):
             handle.write(text)
         print(rel)
     if stale:
-        sys.stderr.write('out of date (run python tests/harness/gen_role_docs.py): %s\n' % ', '.join(stale))
+        sys.stderr.write('out of date (run python tools/gen_role_docs.py): %s\n' % ', '.join(stale))
         return 1
     return 0
 
