@@ -31,6 +31,7 @@ from __future__ import annotations
 import re
 
 from ansible_collections.labops.dlstack.plugins.module_utils._gpu_knowledge import version_string
+from ansible_collections.labops.dlstack.plugins.module_utils._nvidia_driver import installed_versions
 
 POLICIES = ('defer', 'wait', 'proceed')
 STAGES = ('change', 'reboot')
@@ -54,18 +55,6 @@ HARMLESS_PACKAGE_PREFIXES = ('linux-headers-',)
 def _version(value):
     """Driver version inside a package version: '1:580.95.05-0ubuntu1' -> '580.95.05' (epoch dropped)."""
     return version_string(re.sub(r'^\d+:', '', str(value))) if value else None
-
-
-def _installed(installed):
-    """package_facts['packages'] ({name: [{'version': ..}]}) or {name: version} -> {name: version}."""
-    out = {}
-    for name, value in (installed or {}).items():
-        if isinstance(value, list):
-            value = value[0].get('version') if value and isinstance(value[0], dict) else None
-        elif isinstance(value, dict):
-            value = value.get('version')
-        out[name] = value
-    return out
 
 
 def short_name(name):
@@ -183,7 +172,7 @@ def change_effects(gpu, plan, installed=None, reboot_policy='auto', connection='
         return result
     if action != 'install':
         return result
-    versions = _installed(installed)
+    versions = installed_versions(installed)
     if remove:
         effects.append('remove %s (another branch, flavour or source) from under the loaded driver %s' % (', '.join(remove), loaded))
     missing = [p for p in plan.get('packages') or [] if p not in versions and not p.startswith(HARMLESS_PACKAGE_PREFIXES)]

@@ -84,28 +84,36 @@ def _item_label(item, key, index):
     return str(index)
 
 
+def _named_items(inputs, name, keys, shape, name_re, name_accepted, what, list_shape=None):
+    """The items of a list of mappings named by their 'name' key: checks that it is a list of mappings with
+    the given keys only, each named by a unique name matching name_re; yields (where, item) for each mapping."""
+    if not inputs.defined(name) or not inputs.item(name, v.not_list, inputs.get(name), 'a list of %s' % (list_shape or shape)):
+        return
+    seen = set()
+    for index, item in enumerate(inputs.get(name)):
+        where = '%s[%s]' % (name, _item_label(item, 'name', index))
+        if not inputs.item(where, v.not_dict, item, shape):
+            continue
+        extra = v.unknown_keys(item, keys)
+        if extra:
+            inputs.error(where, 'unknown keys %s; accepted keys: %s' % (', '.join(extra), ', '.join(keys)))
+        if inputs.item(where + '.name', v.not_matching, item.get('name'), name_re, name_accepted):
+            if item['name'] in seen:
+                inputs.error(where + '.name', 'is used by two %s; accepted: a name of its own' % what)
+            seen.add(item['name'])
+        yield where, item
+
+
 # --------------------------------------------------------------------------------------------------
 # ca_trust
 # --------------------------------------------------------------------------------------------------
 
 def ca_trust(inputs):
     inputs.bools('ca_trust_configure_pip')
-    name = 'ca_trust_certificates'
-    if not inputs.defined(name) or not inputs.item(name, v.not_list, inputs.get(name), 'a list of {name, src or content}'):
-        return
-    seen = set()
-    for index, cert in enumerate(inputs.get(name)):
-        where = '%s[%s]' % (name, _item_label(cert, 'name', index))
-        if not inputs.item(where, v.not_dict, cert, '{name, src} or {name, content}'):
-            continue
-        extra = v.unknown_keys(cert, ('name', 'src', 'content'))
-        if extra:
-            inputs.error(where, 'unknown keys %s; accepted keys: name, src, content' % ', '.join(extra))
-        if inputs.item(where + '.name', v.not_matching, cert.get('name'), _CERT_NAME_RE,
-                       'a file name of letters, digits, ".", "_" or "-"'):
-            if cert['name'] in seen:
-                inputs.error(where + '.name', 'is used by two certificates; accepted: a name of its own')
-            seen.add(cert['name'])
+    for where, cert in _named_items(inputs, 'ca_trust_certificates', ('name', 'src', 'content'),
+                                    '{name, src} or {name, content}', _CERT_NAME_RE,
+                                    'a file name of letters, digits, ".", "_" or "-"', 'certificates',
+                                    list_shape='{name, src or content}'):
         src, content = cert.get('src') or '', cert.get('content') or ''
         if bool(src) == bool(content):
             inputs.error(where, 'needs exactly one of src (a PEM file on the controller) or content (PEM text)')
@@ -167,22 +175,9 @@ def nvidia_repo(inputs):
     inputs.check('nvidia_repo_priority', v.not_int, APT_PRIORITY[0], APT_PRIORITY[1], '(apt pin priority)')
     inputs.check('nvidia_repo_release_label', v.not_str, empty=False)
     inputs.bools('nvidia_repo_update_cache')
-    name = 'nvidia_repo_preferences'
-    if not inputs.defined(name) or not inputs.item(name, v.not_list, inputs.get(name), 'a list of {name, package, pin, priority}'):
-        return
-    seen = set()
-    for index, pref in enumerate(inputs.get(name)):
-        where = '%s[%s]' % (name, _item_label(pref, 'name', index))
-        if not inputs.item(where, v.not_dict, pref, '{name, package, pin, priority}'):
-            continue
-        extra = v.unknown_keys(pref, ('name', 'package', 'pin', 'priority'))
-        if extra:
-            inputs.error(where, 'unknown keys %s; accepted keys: name, package, pin, priority' % ', '.join(extra))
-        if inputs.item(where + '.name', v.not_matching, pref.get('name'), r'^[A-Za-z0-9-]+$',
-                       'letters, digits and "-" (the preferences file name)'):
-            if pref['name'] in seen:
-                inputs.error(where + '.name', 'is used by two items; accepted: a name of its own')
-            seen.add(pref['name'])
+    for where, pref in _named_items(inputs, 'nvidia_repo_preferences', ('name', 'package', 'pin', 'priority'),
+                                    '{name, package, pin, priority}', r'^[A-Za-z0-9-]+$',
+                                    'letters, digits and "-" (the preferences file name)', 'items'):
         inputs.item(where + '.package', v.not_str, pref.get('package'), empty=False)
         inputs.item(where + '.pin', v.not_matching, pref.get('pin'), r'^(version|release|origin) \S.*$',
                     'an apt Pin line such as "version 580.*", "release l=NVIDIA CUDA" or "origin host.example"')

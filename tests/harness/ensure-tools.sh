@@ -10,10 +10,6 @@ if [ ${#missing[@]} -eq 0 ]; then
   echo "tools: shellcheck, debootstrap, git present"
   exit 0
 fi
-if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-  echo "tools: missing ${missing[*]}; install them (Debian/Ubuntu: apt-get install ${missing[*]})" >&2
-  exit 1
-fi
-echo "tools: installing ${missing[*]}"
-apt-get update -qq
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# shellcheck source=tests/harness/lib-apt.sh
+source "$(dirname "$0")/lib-apt.sh"
+install_missing tools "${missing[@]}"

@@ -13,10 +13,6 @@ if [ ${#missing[@]} -eq 0 ]; then
   echo "vm-tools: qemu, grub-pc-bin, debootstrap, sfdisk, ssh present"
   exit 0
 fi
-if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-  echo "vm-tools: missing ${missing[*]}; install them (Debian/Ubuntu: apt-get install ${missing[*]})" >&2
-  exit 1
-fi
-echo "vm-tools: installing ${missing[*]}"
-apt-get update -qq
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# shellcheck source=tests/harness/lib-apt.sh
+source "$(dirname "$0")/lib-apt.sh"
+install_missing vm-tools "${missing[@]}"

@@ -103,3 +103,13 @@ def h200_host(host_tree, fixture_text, h200_record):
     smi = ReplayNvidiaSmi(gpus=[h200_record], valid_fields=help_query_fields(fixture_text('h200-driver580', 'help-query-gpu.txt')),
                           version={'rc': 0, 'stdout': version_text})
     return host_tree, smi
+
+
+def run_main(capsys, main, args):
+    """Run a module's main() with args as its module arguments: (exit code, the JSON result it printed)."""
+    import json
+    from ansible.module_utils.testing import patch_module_args
+    with patch_module_args(args):
+        with pytest.raises(SystemExit) as exit_info:
+            main()
+    return exit_info.value.code, json.loads(capsys.readouterr().out)

@@ -7,13 +7,12 @@ bin/conda in those prefixes is a stand-in shell script: here it prints the hand-
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
+from conftest import run_main
 
 from ansible_collections.labops.dlstack.plugins.modules import conda_prefix_info
 
@@ -21,10 +20,7 @@ FIXTURES = os.path.join(os.path.dirname(__file__), '..', '..', 'fixtures', 'cond
 
 
 def run_module(capsys, args):
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exit_info:
-            conda_prefix_info.main()
-    return exit_info.value.code, json.loads(capsys.readouterr().out)
+    return run_main(capsys, conda_prefix_info.main, args)
 
 
 def make_prefix(tmp_path, conda_script):

@@ -7,7 +7,6 @@ tests/integration/test_dpkg_interrupted.py runs it in a container.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -15,7 +14,7 @@ import sys
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
+from conftest import run_main
 
 from ansible_collections.labops.dlstack.plugins.module_utils import _dpkg
 from ansible_collections.labops.dlstack.plugins.modules import dpkg_recover
@@ -41,10 +40,7 @@ def killed_database(path):
 
 
 def run_module(capsys, args):
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exit_info:
-            dpkg_recover.main()
-    return exit_info.value.code, json.loads(capsys.readouterr().out)
+    return run_main(capsys, dpkg_recover.main, args)
 
 
 def test_a_healthy_database_is_left_alone(capsys, admin_dir):
