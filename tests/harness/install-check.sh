@@ -19,6 +19,7 @@ tarball=$root/.cache/build/labops-dlstack-$version.tar.gz
 core=$(sed -n 's/^ansible-core==\([0-9.]*\).*/\1/p' "$root/requirements-dev.txt")
 fresh=$(mktemp -d "${TMPDIR:-/tmp}/labops-dlstack-newuser.XXXXXX")
 trap 'rm -rf "$fresh"' EXIT
+trap 'echo "install-check: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 start=$SECONDS
 
 mkdir -p "$fresh/bundle" "$fresh/lab"
