@@ -118,6 +118,10 @@ SRC_NUMPY = ('pytorch/builder#1746; pytorch/pytorch#107302; pytorch/pytorch#1489
 NUMPY_TESTED_FLOOR = {'3.10': '1.23.2', '3.11': '1.26.2', '3.12': '1.26.2', '3.13': '2.1.2', '3.14': '2.3.4'}
 
 
+# The .pth line that layers an environment on its shared torch (roles/pytorch_env/vars/main.yml passes it as pth_name).
+PTH_NAME = 'labops-dlstack-pytorch.pth'
+
+
 def numpy_requirement(torch_version, python):
     """The NumPy requirement of a torch release on a Python: ('2.13.0', '3.11') -> 'numpy>=1.26.2,<3'."""
     release = gk.normalize_torch_version(split_local_version(torch_version)[0])
@@ -380,7 +384,8 @@ def plan_environments(users, settings, gpu_facts=None, homes=None):
     root = (settings.get('root') or '/opt/labops-dlstack').rstrip('/')
     if not isinstance(users, list):
         return {'envs': [], 'layers': [], 'errors': ['pytorch_env_users: must be a list of {user, envs}'],
-                'check_path': check_path(root, settings.get('shared_check', True))}
+                'check_path': check_path(root, settings.get('shared_check', True)),
+                'state': state_paths([], [], None)}
     try:
         if not _FULL_VERSION_RE.match(str(settings.get('torch_version') or '')):
             raise ValueError('%r is not a full version like 2.13.0' % (settings.get('torch_version'),))
@@ -425,8 +430,27 @@ def plan_environments(users, settings, gpu_facts=None, homes=None):
             envs.append(plan)
             if plan['layer'] and plan['layer']['dir'] not in layers:
                 layers[plan['layer']['dir']] = plan['layer']
-    return {'envs': envs, 'layers': [layers[k] for k in sorted(layers)], 'errors': errors,
-            'check_path': check_path(root, settings.get('shared_check', True))}
+    shared = check_path(root, settings.get('shared_check', True))
+    return {'envs': envs, 'layers': [layers[k] for k in sorted(layers)], 'errors': errors, 'check_path': shared,
+            'state': state_paths(envs, [layers[k] for k in sorted(layers)], shared, settings.get('pth_name') or PTH_NAME)}
+
+
+def state_paths(envs, layers, shared_check, pth_name=None):
+    """What the role's fast path (module labops.dlstack.converged) compares with its last converge: each layer's
+    whole tree (a removed file rebuilds the layer), the files the role writes into each environment and the
+    shared check (content, mode, owner), and each environment's interpreter (an environment deleted by hand)."""
+    pth_name = pth_name or PTH_NAME
+    files = [shared_check] if shared_check else []
+    for env in envs:
+        files.append('%s/%s' % (env['env_site_packages'], pth_name))
+        files.append(env['check_command'])
+        files.append(env['check_expect_path'])
+        if env.get('check_private'):
+            files.append(env['check_path'])
+        if env.get('jupyter_kernel'):
+            files.append('%s/.local/share/jupyter/kernels/%s/kernel.json' % (env['home'], env['kernel_name']))
+    return {'files': files, 'trees': [layer['dir'] for layer in layers],
+            'exists': [env['env_python'] for env in envs]}
 
 
 def _plan_one(user, home, env, e_index, settings, gpu_facts, layered_on, root):

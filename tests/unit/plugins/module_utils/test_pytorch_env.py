@@ -697,3 +697,25 @@ def test_probe_source_reads_the_arch_flags_of_a_cuda_build(tmp_path):
                          check=False, env={'PYTHONPATH': str(tmp_path), 'PATH': '/usr/bin:/bin'})
     result = json.loads(out.stdout)
     assert (result['arch_list'], result['arch_flags']) == ([], H200_ARCH_LIST)
+
+
+def test_plan_names_what_the_fast_path_compares():
+    """The state of labops.dlstack.converged: the layer's tree, the files the role writes per environment (the
+    Jupyter kernel only where asked), the shared check, and each environment's interpreter."""
+    plan = pe.plan_environments([{'user': 'alice', 'envs': [{'name': 'torch', 'jupyter_kernel': True}]},
+                                 {'user': 'bob'}], SETTINGS, CONTAINER, HOMES)
+    assert plan['state']['trees'] == [plan['layers'][0]['dir']]
+    assert plan['state']['exists'] == ['/home/alice/.venvs/torch/bin/python', '/home/bob/.venvs/pytorch/bin/python']
+    assert plan['state']['files'] == [
+        '/opt/labops-dlstack/pytorch/dlstack_check.py',
+        '/home/alice/.venvs/torch/lib/python3.11/site-packages/labops-dlstack-pytorch.pth',
+        '/home/alice/.venvs/torch/bin/dlstack-check',
+        '/home/alice/.venvs/torch/labops-dlstack-check.json',
+        '/home/alice/.local/share/jupyter/kernels/pytorch-torch/kernel.json',
+        '/home/bob/.venvs/pytorch/lib/python3.11/site-packages/labops-dlstack-pytorch.pth',
+        '/home/bob/.venvs/pytorch/bin/dlstack-check',
+        '/home/bob/.venvs/pytorch/labops-dlstack-check.json',
+    ]
+    private = pe.plan_environments([{'user': 'bob'}], dict(SETTINGS, shared_check=False), CONTAINER, HOMES)
+    assert private['state']['files'][0] == '/home/bob/.venvs/pytorch/lib/python3.11/site-packages/labops-dlstack-pytorch.pth'
+    assert private['state']['files'][-1] == '/home/bob/.venvs/pytorch/share/labops-dlstack/dlstack_check.py'

@@ -1,0 +1,262 @@
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Fast re-runs of labops.dlstack.site: what an unchanged fleet costs to re-check, and that drift is still repaired.
+
+    make setup     # venv, test image, offline wheelhouse, collection path (once)
+    .venv/bin/python bench/fast_rerun.py [--json bench/results/fast_rerun.json] [--no-ssh]
+
+One run, on throwaway containers of labops-dlstack/debian:12 set up like bench/site_converge.py's (alice and bob,
+torch 2.13.0+cpu offline, the conda STAND-IN installer, CUDA toolkit stage off, no GPU, dlstack_serial 100%),
+named dlstack-bench-h1..h6 and dlstack-bench-ssh1 (removed at the end, also on failure, Ctrl-C or SIGTERM).
+Every run is ansible-playbook labops.dlstack.site with Ansible's defaults (no ansible.cfg), in this order:
+  1. converge fresh hosts: h1 (1 host), h2-h4 (3 hosts), h5-h6 (the rest of the 6-host fleet);
+  2. re-run with nothing to change: h1, h2-h4, h1-h6, and h1 again (its ratio to the first says how much the
+     machine's load drifted during the bench);
+  3. drift: on h1 three things are broken by hand (a held driver package unheld, a file removed from the
+     shared torch layer, alice's environment deleted), h1 is re-run, each is checked repaired (the hold back,
+     the file back, the environment there and alice's dlstack-check passing as alice), and h1 is re-run once
+     more (changed=0);
+  4. over SSH (--no-ssh leaves it out): ssh1 runs sshd (Debian's openssh-server, installed at start), reached on
+     its bridge address with a key made for the run; converge, re-run, re-run with pipelining.
+For each run: wall seconds, controller CPU seconds (user+sys of ansible-playbook and all its children, from
+getrusage), per host the tasks that ran (the recap's ok: every task not skipped, included files counted) and
+changed tasks on the host. The goals of issue #17 are judged in the output (met or not, with the figures).
+Compare ratios within one run: absolute times follow the load of the shared machine. Writes JSON and keeps each
+run's log in bench/results/fast_rerun-logs/. Cost: 14 playbook runs, about 25 minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import site_converge as sc  # noqa: E402  pylint: disable=wrong-import-position
+
+HOSTS = ['dlstack-bench-h%d' % i for i in range(1, 7)]
+SSH_HOST = 'dlstack-bench-ssh1'
+GOALS = {
+    'rerun_over_converge_1': 0.25, 'rerun_over_converge_3': 0.25, 'tasks_per_host': 40, 'wall_6_over_1': 2.5,
+}
+
+
+def cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+class Bench(sc.Bench):
+    def run(self, key, label, inventory, hosts, playbook='labops.dlstack.site', env=None, cold=False):
+        before = cpu_seconds()
+        row = super().run(key, label, inventory, hosts, playbook=playbook, env=env, cold=cold)
+        row['cpu_seconds'] = round(cpu_seconds() - before, 1)
+        row['tasks_per_host'] = dict((h, row['recap'][h]['ok']) for h in hosts)
+        row['changed_on_host'] = dict((h, c['on_host']) for h, c in sc.changed_split(row).items())
+        return row
+
+
+def dexec(name, script, check=True):
+    return subprocess.run(['docker', 'exec', name, 'sh', '-c', script], check=check, capture_output=True, text=True)
+
+
+def start_hosts(names, wheelhouse):
+    for name in names:
+        sc.sh(['docker', 'run', '-d', '--name', name, '--hostname', name, '--label', 'org.labops.dlstack.bench=true',
+               '--mount', 'type=bind,source=%s,target=%s,readonly' % (wheelhouse, sc.WHEELS_IN_CONTAINER),
+               sc.IMAGE, 'sleep', 'infinity'])
+        for user in sc.USERS:
+            dexec(name, 'id %s >/dev/null 2>&1 || useradd --create-home --shell /bin/bash %s' % (user, user))
+
+
+def start_sshd(name, workdir):
+    """Debian's openssh-server in the container, root reached with a key made for this run; returns the address."""
+    key = os.path.join(workdir, 'id_ed25519')
+    if not os.path.exists(key):
+        sc.sh(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'dlstack-bench', '-f', key])
+    dexec(name, 'apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q openssh-server >/dev/null')
+    with open(key + '.pub', encoding='utf-8') as handle:
+        pub = handle.read().strip()
+    dexec(name, 'mkdir -p /root/.ssh /run/sshd && chmod 700 /root/.ssh && echo "%s" > /root/.ssh/authorized_keys '
+                '&& chmod 600 /root/.ssh/authorized_keys && /usr/sbin/sshd' % pub)
+    return sc.sh(['docker', 'inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', name]).strip(), key
+
+
+def write_inventory(path, hosts, workdir, ssh=None):
+    sc.write_inventory(path, hosts, workdir, '')
+    if ssh:
+        address, key = ssh
+        with open(path, encoding='utf-8') as handle:
+            inventory = json.load(handle)
+        for host in hosts:
+            inventory['all']['hosts'][host] = {
+                'ansible_connection': 'ssh', 'ansible_host': address, 'ansible_user': 'root',
+                'ansible_ssh_private_key_file': key,
+                'ansible_ssh_common_args': '-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null',
+            }
+        with open(path, 'w', encoding='utf-8') as handle:
+            json.dump(inventory, handle, indent=2)
+
+
+def remove_hosts():
+    for name in HOSTS + [SSH_HOST]:
+        subprocess.run(['docker', 'rm', '-f', name], capture_output=True, check=False)
+
+
+def break_three_things(host):
+    """A held package unheld, a file removed from the torch layer, alice's environment deleted: what was done."""
+    held = dexec(host, 'apt-mark showhold').stdout.split()
+    if not held:
+        raise RuntimeError('%s holds no package after converging: nothing to unhold' % host)
+    dexec(host, 'apt-mark unhold %s >/dev/null' % held[0])
+    layer_file = dexec(host, 'find /opt/labops-dlstack/pytorch/layers -path "*/torch/version.py"').stdout.split()
+    if not layer_file:
+        raise RuntimeError('%s: no torch/version.py in the layers' % host)
+    dexec(host, 'rm -f %s' % layer_file[0])
+    dexec(host, 'test -x /home/alice/.venvs/torch/bin/python && rm -rf /home/alice/.venvs/torch')
+    return {'unheld': held[0], 'layer_file_removed': layer_file[0], 'env_deleted': '/home/alice/.venvs/torch'}
+
+
+def repaired(host, broken):
+    checks = {
+        'hold back': broken['unheld'] in dexec(host, 'apt-mark showhold').stdout.split(),
+        'layer file back': dexec(host, 'test -f %s' % broken['layer_file_removed'], check=False).returncode == 0,
+        'environment back': dexec(host, 'test -x %s/bin/python' % broken['env_deleted'], check=False).returncode == 0,
+        "alice's dlstack-check passes as alice": dexec(
+            host, "su - alice -c '%s/bin/dlstack-check' >/dev/null 2>&1" % broken['env_deleted'], check=False).returncode == 0,
+    }
+    return checks
+
+
+def judge(runs):
+    by = dict((r['key'], r) for r in runs)
+
+    def ratio(num, den):
+        if num in by and den in by and by[den]['seconds']:
+            return round(by[num]['seconds'] / by[den]['seconds'], 3)
+        return None
+
+    out = {
+        'rerun_over_converge_1': ratio('rerun-1', 'cold-1'),
+        'rerun_over_converge_3': ratio('rerun-3', 'cold-3'),
+        'wall_6_over_1': ratio('rerun-6', 'rerun-1'),
+        'load_drift_rerun_1_again_over_rerun_1': ratio('rerun-1-again', 'rerun-1'),
+        'ssh_rerun_over_converge_1': ratio('ssh-rerun-1', 'ssh-cold-1'),
+        'ssh_pipelining_rerun_over_converge_1': ratio('ssh-rerun-1-pipelining', 'ssh-cold-1'),
+        'tasks_per_host': max([n for r in runs if r['key'].startswith('rerun-') for n in r['tasks_per_host'].values()] or [0]),
+        'cpu_seconds_per_host': dict((k, round(by[k]['cpu_seconds'] / by[k]['hosts'], 1))
+                                     for k in ('rerun-1', 'rerun-3', 'rerun-6') if k in by),
+        'changed_on_hosts_in_reruns': sum(n for r in runs if 'rerun' in r['key'] for n in r['changed_on_host'].values()),
+    }
+    out['goals'] = dict((name, {'goal': '<= %s' % limit, 'value': out[name],
+                                'met': out[name] is not None and out[name] <= limit}) for name, limit in GOALS.items())
+    return out
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
+    parser.add_argument('--json', default=os.path.join(sc.ROOT, 'bench', 'results', 'fast_rerun.json'))
+    parser.add_argument('--timeout', type=int, default=1200, help='seconds allowed per ansible-playbook run')
+    parser.add_argument('--no-ssh', action='store_true', help='leave out the SSH runs')
+    args = parser.parse_args()
+    wheelhouse = os.environ.get('DLSTACK_WHEELHOUSE', os.path.join(sc.ROOT, '.cache', 'wheelhouse'))
+    for needed in (os.path.join(sc.ROOT, '.venv', 'bin', 'ansible-playbook'), wheelhouse, sc.STANDIN,
+                   os.path.join(sc.ROOT, '.cache', 'collections', 'ansible_collections', 'labops', 'dlstack')):
+        if not os.path.exists(needed):
+            raise SystemExit('missing %s: run `make setup` first' % needed)
+    signal.signal(signal.SIGTERM, lambda *_a: sys.exit(143))
+    workdir = tempfile.mkdtemp(prefix='dlstack-bench-rerun-')
+    logdir = os.path.join(os.path.dirname(os.path.abspath(args.json)), 'fast_rerun-logs')
+    shutil.rmtree(logdir, ignore_errors=True)
+    os.makedirs(logdir)
+    result = {'date': time.strftime('%Y-%m-%d'), 'started': time.strftime('%Y-%m-%dT%H:%M:%S%z'),
+              'machine': sc.machine(), 'load_avg_start': [round(x, 2) for x in os.getloadavg()],
+              'setup': 'like bench/site_converge.py: alice and bob, torch 2.13.0+cpu offline, conda STAND-IN '
+                       'installer (not real conda), CUDA toolkit stage off, no GPU, dlstack_serial 100%; '
+                       'Ansible defaults (no ansible.cfg); docker exec unless the key says ssh',
+              'runs': []}
+    start, error = time.monotonic(), None
+    try:
+        remove_hosts()
+        print('starting %s from %s' % (', '.join(HOSTS), sc.IMAGE))
+        start_hosts(HOSTS, wheelhouse)
+        inv = {}
+        for key, hosts in (('1', HOSTS[:1]), ('3', HOSTS[1:4]), ('rest', HOSTS[4:]), ('6', HOSTS)):
+            inv[key] = os.path.join(workdir, 'hosts-%s.json' % key)
+            write_inventory(inv[key], hosts, workdir)
+        bench = Bench(sc.base_env(workdir), logdir, args.timeout)
+        result['runs'] = bench.runs
+        bench.run('cold-1', 'converge, 1 fresh host', inv['1'], HOSTS[:1], cold=True)
+        bench.run('cold-3', 'converge, 3 fresh hosts', inv['3'], HOSTS[1:4], cold=True)
+        bench.run('cold-rest', 'converge, 2 more fresh hosts', inv['rest'], HOSTS[4:], cold=True)
+        bench.run('rerun-1', 're-run, 1 host', inv['1'], HOSTS[:1])
+        bench.run('rerun-3', 're-run, 3 hosts', inv['3'], HOSTS[1:4])
+        bench.run('rerun-6', 're-run, 6 hosts', inv['6'], HOSTS)
+        bench.run('rerun-1-again', 're-run, 1 host again', inv['1'], HOSTS[:1])
+        broken = break_three_things(HOSTS[0])
+        row = bench.run('drift-1', 'drift: 3 things broken, re-run', inv['1'], HOSTS[:1])
+        checks = repaired(HOSTS[0], broken)
+        row['drift'] = {'broken': broken, 'repaired': checks}
+        print('  repaired: %s' % ', '.join('%s %s' % (k, 'yes' if v else 'NO') for k, v in checks.items()))
+        if not all(checks.values()):
+            raise RuntimeError('drift not repaired: %s' % checks)
+        bench.run('rerun-1-after-drift', 're-run after the repair', inv['1'], HOSTS[:1])
+        if not args.no_ssh:
+            sc.sh(['docker', 'run', '-d', '--name', SSH_HOST, '--hostname', SSH_HOST,
+                   '--label', 'org.labops.dlstack.bench=true',
+                   '--mount', 'type=bind,source=%s,target=%s,readonly' % (wheelhouse, sc.WHEELS_IN_CONTAINER),
+                   sc.IMAGE, 'sleep', 'infinity'])
+            for user in sc.USERS:
+                dexec(SSH_HOST, 'useradd --create-home --shell /bin/bash %s' % user)
+            inv['ssh'] = os.path.join(workdir, 'hosts-ssh.json')
+            write_inventory(inv['ssh'], [SSH_HOST], workdir, ssh=start_sshd(SSH_HOST, workdir))
+            bench.run('ssh-cold-1', 'SSH: converge, 1 fresh host', inv['ssh'], [SSH_HOST], cold=True)
+            bench.run('ssh-rerun-1', 'SSH: re-run', inv['ssh'], [SSH_HOST])
+            bench.run('ssh-rerun-1-pipelining', 'SSH: re-run, pipelining', inv['ssh'], [SSH_HOST],
+                      env={'ANSIBLE_PIPELINING': 'true'})
+    except (RuntimeError, subprocess.CalledProcessError) as exc:
+        error = str(exc) if not isinstance(exc, subprocess.CalledProcessError) else \
+            '%s: %s' % (' '.join(exc.cmd), (exc.stderr or '').strip())
+        print('\nERROR: %s' % error)
+    finally:
+        remove_hosts()
+        shutil.rmtree(workdir, ignore_errors=True)
+    result['total_seconds'] = round(time.monotonic() - start, 1)
+    result['load_avg_end'] = [round(x, 2) for x in os.getloadavg()]
+    result['verdict'] = judge(result['runs'])
+    if error:
+        result['error'] = error
+    print_table(result)
+    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+    with open(args.json, 'w', encoding='utf-8') as handle:
+        json.dump(result, handle, indent=2)
+    print('written: %s (logs: %s)' % (args.json, logdir))
+    return 1 if error or not all(g['met'] for g in result['verdict']['goals'].values()) else 0
+
+
+def print_table(result):
+    print('\n| run | hosts | seconds | CPU s | tasks per host | changed on host |')
+    print('| --- | ---: | ---: | ---: | --- | --- |')
+    for row in result['runs']:
+        print('| %s | %d | %.1f | %s | %s | %s |' % (
+            row['label'], row['hosts'], row['seconds'], row.get('cpu_seconds', '?'),
+            ', '.join(str(n) for n in row.get('tasks_per_host', {}).values()),
+            ', '.join(str(n) for n in row.get('changed_on_host', {}).values())))
+    verdict = result['verdict']
+    for name, goal in verdict['goals'].items():
+        print('%-24s %-8s %-8s %s' % (name, goal['value'], goal['goal'], 'met' if goal['met'] else 'NOT MET'))
+    for name in ('cpu_seconds_per_host', 'load_drift_rerun_1_again_over_rerun_1', 'ssh_rerun_over_converge_1',
+                 'ssh_pipelining_rerun_over_converge_1', 'changed_on_hosts_in_reruns'):
+        print('%s: %s' % (name, verdict[name]))
+    print('total %.0f s; load average start %s, end %s'
+          % (result['total_seconds'], result['load_avg_start'], result['load_avg_end']))
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,164 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A role's converged state on a host, read in one call: what the role's last converge left (recorded) against
+what is there now, so a re-run with the same input skips the role's install and configure stages when nothing
+drifted, and runs them (and repairs) when something did.
+
+What a record holds: the fingerprint of the role's input and code (`fingerprint`, computed on the controller),
+and a digest of each file (content, mode, owner) and each tree (every entry's path, type, size, mtime, mode and
+owner; `__pycache__` and `.pyc` left out, since Python writes those on import) the role manages. What is read
+live on every check: paths that must exist, packages that must be installed, packages that must be held.
+Drift is a list of sentences, one per thing that differs; an empty list means the host is as the role left it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+
+FORMAT = 1
+IGNORED_DIRS = ('__pycache__',)
+IGNORED_SUFFIXES = ('.pyc',)
+
+
+def fingerprint(inputs, role_path=None):
+    """sha256 of the role's decided input (any JSON value) and, when given, of every file of the role directory
+    (defaults, files, handlers, meta, tasks, templates, vars), of the collection's Python decisions
+    (plugins/module_utils) and of its version files: a changed variable, fact or release of the collection makes
+    the next run take the full path once."""
+    digest = hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode('utf-8'))
+    if role_path:
+        for rel, path in _code_files(role_path):
+            digest.update(rel.encode('utf-8') + b'\0')
+            with open(path, 'rb') as handle:
+                digest.update(handle.read())
+    return digest.hexdigest()
+
+
+def _code_files(role_path):
+    """(path relative to the collection, path) of the files a role's behaviour comes from."""
+    root = os.path.realpath(role_path)
+    collection = os.path.dirname(os.path.dirname(root))
+    bases = [os.path.join(root, sub) for sub in ('defaults', 'files', 'handlers', 'meta', 'tasks', 'templates', 'vars')]
+    bases.append(os.path.join(collection, 'plugins', 'module_utils'))
+    out = []
+    for base in bases:
+        for top, dirs, names in os.walk(base):
+            dirs[:] = sorted(d for d in dirs if d not in IGNORED_DIRS)
+            out.extend(os.path.join(top, name) for name in sorted(names) if not name.endswith(IGNORED_SUFFIXES))
+    out.extend(os.path.join(collection, name) for name in ('MANIFEST.json', 'galaxy.yml')
+               if os.path.isfile(os.path.join(collection, name)))
+    return [(os.path.relpath(path, collection), path) for path in out]
+
+
+def _meta(st):
+    return '%o:%d:%d' % (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid)
+
+
+def file_digest(path):
+    """Content, mode and owner of a file (or where a symlink points), None when it is missing."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    if stat.S_ISLNK(st.st_mode):
+        return 'link:' + os.readlink(path) + ':' + _meta(st)
+    if not stat.S_ISREG(st.st_mode):
+        return 'type:%o:%s' % (stat.S_IFMT(st.st_mode), _meta(st))
+    digest = hashlib.sha256()
+    with open(path, 'rb') as handle:
+        for block in iter(lambda: handle.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest() + ':' + _meta(st)
+
+
+def tree_digest(path):
+    """Every entry under a directory: relative path, type, size, mtime, mode and owner (not content: a tree
+    such as a torch installation holds gigabytes). None when the directory is missing."""
+    if not os.path.isdir(path):
+        return None
+    digest = hashlib.sha256()
+    count = 0
+    for top, dirs, names in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if d not in IGNORED_DIRS)
+        for name in sorted(names) + [d + '/' for d in dirs]:
+            if name.endswith(IGNORED_SUFFIXES):
+                continue
+            full = os.path.join(top, name.rstrip('/'))
+            try:
+                st = os.lstat(full)
+            except OSError:
+                continue
+            digest.update(('%s\0%o\0%d\0%d\0%s\n' % (os.path.relpath(full, path), stat.S_IFMT(st.st_mode),
+                                                     st.st_size if not stat.S_ISDIR(st.st_mode) else 0,
+                                                     st.st_mtime_ns if not stat.S_ISDIR(st.st_mode) else 0,
+                                                     _meta(st))).encode('utf-8', 'surrogateescape'))
+            count += 1
+    return '%s:%d' % (digest.hexdigest(), count)
+
+
+def snapshot(files, trees):
+    return {'files': dict((path, file_digest(path)) for path in files),
+            'trees': dict((path, tree_digest(path)) for path in trees)}
+
+
+def record(name, fp, snap, packages=(), held=()):
+    """The record a converge leaves; packages and held are checked again on each later check (with those the
+    check names itself), so a role whose final package set is decided late (after asking apt) checks that set."""
+    return {'format': FORMAT, 'name': name, 'fingerprint': fp, 'files': snap['files'], 'trees': snap['trees'],
+            'packages': sorted(set(packages)), 'held': sorted(set(held))}
+
+
+def wanted_packages(recorded, packages=(), held=()):
+    """The packages a check asks dpkg about: those it names and those the record names (installed, held)."""
+    recorded = recorded or {}
+    return (sorted(set(packages) | set(recorded.get('packages') or [])),
+            sorted(set(held) | set(recorded.get('held') or [])))
+
+
+def parse_dpkg(text):
+    """`dpkg-query -W -f '${Package}\\t${db:Status-Want}\\t${db:Status-Status}\\n'` -> {name: (want, status)}."""
+    out = {}
+    for line in text.splitlines():
+        parts = line.split('\t')
+        if len(parts) == 3 and parts[0]:
+            out[parts[0]] = (parts[1], parts[2])
+    return out
+
+
+def drift(recorded, fp, snap, missing_paths=(), dpkg=None, packages=(), held=()):
+    """Sentences saying how the host differs from the role's record; [] when it is as the role left it.
+
+    recorded: the record read from the host (None when there is none); fp: this run's fingerprint;
+    snap: snapshot() of the same files and trees now; missing_paths: paths that must exist and do not;
+    dpkg: parse_dpkg() of the packages asked about; packages / held: names that must be installed / held."""
+    if not recorded:
+        return ['no record of an earlier converge of this role on this host']
+    if recorded.get('format') != FORMAT:
+        return ['the record was written by another version of the collection']
+    if recorded.get('fingerprint') != fp:
+        return ["the role's input or code changed since its last converge here"]
+    out = []
+    for kind, label in (('files', 'file'), ('trees', 'directory')):
+        before = recorded.get(kind) or {}
+        for path, now in sorted(snap[kind].items()):
+            if path not in before:
+                out.append('%s %s was not part of the last converge' % (label, path))
+            elif now != before[path]:  # a path absent then and now is as the converge left it
+                out.append('%s %s %s' % (label, path, 'is missing' if now is None else 'changed since the last converge'))
+    out.extend('%s is missing' % path for path in missing_paths)
+    dpkg = dpkg or {}
+    for name in packages:
+        if dpkg.get(name, ('', ''))[1] != 'installed':
+            out.append('package %s is not installed' % name)
+    for name in held:
+        if dpkg.get(name, ('', ''))[0] != 'hold':
+            out.append('package %s is not held' % name)
+    return out
+
+
+def drifted_trees(recorded, snap):
+    """The trees whose entries differ from the record (the caller rebuilds those)."""
+    before = (recorded or {}).get('trees') or {}
+    return sorted(path for path, now in snap['trees'].items() if now is None or before.get(path) != now)
