@@ -114,7 +114,7 @@ def test_report_says_host_path_without_gpu(host):
     # the headers of that kernel, and the metapackage that brings the next kernel's (Debian's dkms hook builds for it)
     assert report["packages"] == PACKAGES + ["linux-headers-%s" % kernel, "linux-headers-amd64"]
     assert report["held"] == PACKAGES
-    assert report["reboot_required"] is False  # a container: never; the VM lab proves the reboot
+    assert report["reboot_pending"] is False  # a container: never; the VM lab proves the reboot
     assert report["host_would_need"] == []
 
 

@@ -101,7 +101,7 @@ def test_report_says_why_no_kernel_module(host):
     assert report["held"] == PACKAGES
     assert report["kernel_module_loaded"] is False
     assert report["gpu_status"] == "no_gpu"
-    assert report["reboot_required"] is False
+    assert report["reboot_pending"] is False
     assert report["installed_version"].startswith(USERSPACE[release])
     assert report["why_no_kernel_module"].startswith("container: the NVIDIA kernel module belongs to the host kernel")
     assert report["host_would_need"][0] == "nvidia-kernel-dkms"

@@ -44,10 +44,9 @@ def test_the_role_rebooted_it(host):
     with open(os.path.join(EPHEMERAL, "boot_id.before"), encoding="utf-8") as handle:
         before = handle.read().strip()
     assert host.check_output("cat /proc/sys/kernel/random/boot_id") != before
-    report = _report(host)
-    assert report["reboot_required"] is True
-    assert report["reboot_not_done_because"] is None
-    assert report["reboot_reasons"] == [
+    assert _report(host)["reboot_pending"] is False
+    rebooted = json.loads(host.file("/etc/labops-dlstack/nvidia_driver-reboot.json").content_string)
+    assert rebooted["reasons"] == [
         "no GPU: the initramfs was rebuilt with the nouveau blacklist; one reboot proves the host boots it "
         "before its GPUs are fitted (the NVIDIA module cannot load without a GPU)"]
 
