@@ -16,7 +16,9 @@ Every run is ansible-playbook labops.dlstack.site with Ansible's defaults (no an
      the file back, the environment there and alice's dlstack-check passing as alice), and h1 is re-run once
      more (changed=0);
   4. over SSH (--no-ssh leaves it out): ssh1 runs sshd (Debian's openssh-server, installed at start), reached on
-     its bridge address with a key made for the run; converge, re-run, re-run with pipelining.
+     its bridge address with a key made for the run; converge, re-run, re-run with pipelining, with --mitogen a
+     re-run with mitogen's mitogen_linear strategy (mitogen from PyPI into .cache/mitogen, not the venv), and the
+     plain re-run again (load drift).
 For each run: wall seconds, controller CPU seconds (user+sys of ansible-playbook and all its children, from
 getrusage), per host the tasks that ran (the recap's ok: every task not skipped, included files counted) and
 changed tasks on the host. The goals of issue #17 are judged in the output (met or not, with the figures).
@@ -31,10 +33,8 @@ import json
 import os
 import resource
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -42,6 +42,7 @@ import site_converge as sc  # noqa: E402  pylint: disable=wrong-import-position
 
 HOSTS = ['dlstack-bench-h%d' % i for i in range(1, 7)]
 SSH_HOST = 'dlstack-bench-ssh1'
+MITOGEN = 'mitogen==0.3.54'  # the newest on PyPI on 2026-12-01; its strategy plugins load on ansible-core 2.19
 GOALS = {
     'rerun_over_converge_1': 0.25, 'rerun_over_converge_3': 0.25, 'tasks_per_host': 40, 'wall_6_over_1': 2.5,
 }
@@ -104,6 +105,15 @@ def write_inventory(path, hosts, workdir, ssh=None):
             json.dump(inventory, handle, indent=2)
 
 
+def mitogen_path():
+    """mitogen (PyPI, pinned) in .cache/mitogen, outside the project's venv: a trial, not a dependency."""
+    path = os.path.join(sc.ROOT, '.cache', 'mitogen')
+    if not os.path.isdir(os.path.join(path, 'ansible_mitogen')):
+        sc.sh([os.path.join(sc.ROOT, '.venv', 'bin', 'python'), '-m', 'pip', 'install', '-q', '--disable-pip-version-check',
+               '--target', path, MITOGEN])
+    return path
+
+
 def remove_hosts():
     for name in HOSTS + [SSH_HOST]:
         subprocess.run(['docker', 'rm', '-f', name], capture_output=True, check=False)
@@ -149,6 +159,8 @@ def judge(runs):
         'load_drift_rerun_1_again_over_rerun_1': ratio('rerun-1-again', 'rerun-1'),
         'ssh_rerun_over_converge_1': ratio('ssh-rerun-1', 'ssh-cold-1'),
         'ssh_pipelining_rerun_over_converge_1': ratio('ssh-rerun-1-pipelining', 'ssh-cold-1'),
+        'ssh_mitogen_over_pipelining': ratio('ssh-rerun-1-mitogen', 'ssh-rerun-1-pipelining'),
+        'ssh_load_drift_again_over_first': ratio('ssh-rerun-1-again', 'ssh-rerun-1'),
         'tasks_per_host': max([n for r in runs if r['key'].startswith('rerun-') for n in r['tasks_per_host'].values()] or [0]),
         'cpu_seconds_per_host': dict((k, round(by[k]['cpu_seconds'] / by[k]['hosts'], 1))
                                      for k in ('rerun-1', 'rerun-3', 'rerun-6') if k in by),
@@ -164,17 +176,11 @@ def main():
     parser.add_argument('--json', default=os.path.join(sc.ROOT, 'bench', 'results', 'fast_rerun.json'))
     parser.add_argument('--timeout', type=int, default=1200, help='seconds allowed per ansible-playbook run')
     parser.add_argument('--no-ssh', action='store_true', help='leave out the SSH runs')
+    parser.add_argument('--mitogen', action='store_true', help='also re-run over SSH with the mitogen_linear strategy '
+                        '(%s from PyPI into .cache/mitogen)' % MITOGEN)
     args = parser.parse_args()
-    wheelhouse = os.environ.get('DLSTACK_WHEELHOUSE', os.path.join(sc.ROOT, '.cache', 'wheelhouse'))
-    for needed in (os.path.join(sc.ROOT, '.venv', 'bin', 'ansible-playbook'), wheelhouse, sc.STANDIN,
-                   os.path.join(sc.ROOT, '.cache', 'collections', 'ansible_collections', 'labops', 'dlstack')):
-        if not os.path.exists(needed):
-            raise SystemExit('missing %s: run `make setup` first' % needed)
-    signal.signal(signal.SIGTERM, lambda *_a: sys.exit(143))
-    workdir = tempfile.mkdtemp(prefix='dlstack-bench-rerun-')
-    logdir = os.path.join(os.path.dirname(os.path.abspath(args.json)), 'fast_rerun-logs')
-    shutil.rmtree(logdir, ignore_errors=True)
-    os.makedirs(logdir)
+    wheelhouse = sc.prerequisites()
+    workdir, logdir = sc.workspace(args.json, 'rerun')
     result = {'date': time.strftime('%Y-%m-%d'), 'started': time.strftime('%Y-%m-%dT%H:%M:%S%z'),
               'machine': sc.machine(), 'load_avg_start': [round(x, 2) for x in os.getloadavg()],
               'setup': 'like bench/site_converge.py: alice and bob, torch 2.13.0+cpu offline, conda STAND-IN '
@@ -220,18 +226,19 @@ def main():
             bench.run('ssh-rerun-1', 'SSH: re-run', inv['ssh'], [SSH_HOST])
             bench.run('ssh-rerun-1-pipelining', 'SSH: re-run, pipelining', inv['ssh'], [SSH_HOST],
                       env={'ANSIBLE_PIPELINING': 'true'})
+            if args.mitogen:
+                path = mitogen_path()
+                bench.run('ssh-rerun-1-mitogen', 'SSH: re-run, mitogen_linear', inv['ssh'], [SSH_HOST], env={
+                    'PYTHONPATH': path, 'ANSIBLE_STRATEGY': 'mitogen_linear',
+                    'ANSIBLE_STRATEGY_PLUGINS': os.path.join(path, 'ansible_mitogen', 'plugins', 'strategy')})
+            bench.run('ssh-rerun-1-again', 'SSH: re-run again', inv['ssh'], [SSH_HOST])
     except (RuntimeError, subprocess.CalledProcessError) as exc:
-        error = str(exc) if not isinstance(exc, subprocess.CalledProcessError) else \
-            '%s: %s' % (' '.join(exc.cmd), (exc.stderr or '').strip())
-        print('\nERROR: %s' % error)
+        error = sc.failure(exc)
     finally:
         remove_hosts()
         shutil.rmtree(workdir, ignore_errors=True)
-    result['total_seconds'] = round(time.monotonic() - start, 1)
-    result['load_avg_end'] = [round(x, 2) for x in os.getloadavg()]
+    sc.end(result, start, error)
     result['verdict'] = judge(result['runs'])
-    if error:
-        result['error'] = error
     print_table(result)
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
     with open(args.json, 'w', encoding='utf-8') as handle:
@@ -252,7 +259,8 @@ def print_table(result):
     for name, goal in verdict['goals'].items():
         print('%-24s %-8s %-8s %s' % (name, goal['value'], goal['goal'], 'met' if goal['met'] else 'NOT MET'))
     for name in ('cpu_seconds_per_host', 'load_drift_rerun_1_again_over_rerun_1', 'ssh_rerun_over_converge_1',
-                 'ssh_pipelining_rerun_over_converge_1', 'changed_on_hosts_in_reruns'):
+                 'ssh_pipelining_rerun_over_converge_1', 'ssh_mitogen_over_pipelining', 'ssh_load_drift_again_over_first',
+                 'changed_on_hosts_in_reruns'):
         print('%s: %s' % (name, verdict[name]))
     print('total %.0f s; load average start %s, end %s'
           % (result['total_seconds'], result['load_avg_start'], result['load_avg_end']))

@@ -284,21 +284,8 @@ def main():
     if args.reparse:
         return reparse(args.json)
 
-    wheelhouse = os.environ.get('DLSTACK_WHEELHOUSE', os.path.join(ROOT, '.cache', 'wheelhouse'))
-    for needed, hint in ((os.path.join(ROOT, '.venv', 'bin', 'ansible-playbook'), 'make setup'),
-                         (os.path.join(ROOT, '.cache', 'collections', 'ansible_collections', 'labops', 'dlstack'), 'make setup'),
-                         (wheelhouse, 'make wheelhouse'), (STANDIN, 'a checkout with molecule/conda')):
-        if not os.path.exists(needed):
-            raise SystemExit('missing %s: run `%s` first' % (needed, hint))
-    if subprocess.run(['docker', 'image', 'inspect', IMAGE], capture_output=True, check=False).returncode:
-        raise SystemExit('missing image %s: run `make setup` first' % IMAGE)
-
-    # SIGTERM (timeout, CI cancel) takes the same way out as Ctrl-C: the finally below.
-    signal.signal(signal.SIGTERM, lambda *_a: sys.exit(143))
-    workdir = tempfile.mkdtemp(prefix='dlstack-bench-site-')
-    logdir = os.path.join(os.path.dirname(os.path.abspath(args.json)), 'site_converge-logs')
-    shutil.rmtree(logdir, ignore_errors=True)
-    os.makedirs(logdir)
+    wheelhouse = prerequisites()
+    workdir, logdir = workspace(args.json, 'site')
     gpu = ('none (gpu_facts: no_gpu; nvidia_driver installs only the driver userspace a GPU-less container gets: '
            'Debian\'s branch 535 nvidia-smi, libcuda1, libnvidia-ml1, held)')
     if args.gpu_profile:
@@ -349,18 +336,54 @@ def main():
                       env=dict(cache, ANSIBLE_PIPELINING='true'))
         bench.run('rerun-3-default-again', 're-run, 3 hosts, defaults again', inv3, FLEET)
     except (RuntimeError, subprocess.CalledProcessError) as exc:
-        error = str(exc) if not isinstance(exc, subprocess.CalledProcessError) else \
-            '%s: %s' % (' '.join(exc.cmd), (exc.stderr or '').strip())
-        print('\nERROR: %s' % error)
+        error = failure(exc)
     finally:
         remove_containers()
         shutil.rmtree(workdir, ignore_errors=True)
+    end(result, start, error)
+    finish(result, args.json)
+    return 1 if error else 0
+
+
+def prerequisites():
+    """What make setup builds, checked before anything starts; returns the wheelhouse."""
+    wheelhouse = os.environ.get('DLSTACK_WHEELHOUSE', os.path.join(ROOT, '.cache', 'wheelhouse'))
+    for needed, hint in ((os.path.join(ROOT, '.venv', 'bin', 'ansible-playbook'), 'make setup'),
+                         (os.path.join(ROOT, '.cache', 'collections', 'ansible_collections', 'labops', 'dlstack'), 'make setup'),
+                         (wheelhouse, 'make wheelhouse'), (STANDIN, 'a checkout with molecule/conda')):
+        if not os.path.exists(needed):
+            raise SystemExit('missing %s: run `%s` first' % (needed, hint))
+    if subprocess.run(['docker', 'image', 'inspect', IMAGE], capture_output=True, check=False).returncode:
+        raise SystemExit('missing image %s: run `make setup` first' % IMAGE)
+    return wheelhouse
+
+
+def workspace(json_path, name):
+    """A scratch directory and an emptied log directory beside the JSON (<name of the JSON>-logs); SIGTERM
+    (timeout, CI cancel) then takes the same way out as Ctrl-C, through the caller's finally."""
+    signal.signal(signal.SIGTERM, lambda *_a: sys.exit(143))
+    workdir = tempfile.mkdtemp(prefix='dlstack-bench-%s-' % name)
+    logdir = os.path.join(os.path.dirname(os.path.abspath(json_path)),
+                          os.path.splitext(os.path.basename(json_path))[0] + '-logs')
+    shutil.rmtree(logdir, ignore_errors=True)
+    os.makedirs(logdir)
+    return workdir, logdir
+
+
+def failure(exc):
+    """The line a failed bench ends with (printed, and kept in the JSON)."""
+    error = '%s: %s' % (' '.join(exc.cmd), (exc.stderr or '').strip()) \
+        if isinstance(exc, subprocess.CalledProcessError) else str(exc)
+    print('\nERROR: %s' % error)
+    return error
+
+
+def end(result, start, error):
+    """Total seconds, the load at the end and the error (if any) into the result."""
     result['total_seconds'] = round(time.monotonic() - start, 1)
     result['load_avg_end'] = [round(x, 2) for x in os.getloadavg()]
     if error:
         result['error'] = error
-    finish(result, args.json)
-    return 1 if error else 0
 
 
 def finish(result, path):
