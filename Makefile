@@ -126,7 +126,7 @@ vm-images: setup  ## the VM lab's Debian disk images (debootstrap, GRUB, kernel;
 vm: vm-images  ## VM lab: labops.dlstack.site over SSH on Debian VMs booting their own kernel, reboot included (root; not in make test)
 	@for r in $(VM_RELEASES); do echo "=== molecule test -s vm (Debian $$r)"; DLSTACK_VM_RELEASE=$$r molecule test -s vm || exit 1; done
 
-faults: setup  ## fault and bad-input tests: check mode, 43 invalid inputs, interrupts, dpkg killed, host dies, checksum, archive down
+faults: setup  ## fault and bad-input tests: check mode, 51 invalid inputs, interrupts, dpkg killed, host dies, checksum, archive down
 	python -m pytest tests/integration -q -p no:cacheprovider
 
 gpu-kit: venv  ## offline kit for the reference GPU host (cp312 wheels of ansible-core, pip, community.general) in .cache/gpu-kit/cp312

@@ -7,7 +7,10 @@
 One run, on throwaway containers of labops-dlstack/debian:12 set up like bench/site_converge.py's (alice and bob,
 torch 2.13.0+cpu offline, the conda STAND-IN installer, CUDA toolkit stage off, no GPU, dlstack_serial 100%),
 named dlstack-bench-h1..h6 and dlstack-bench-ssh1 (removed at the end, also on failure, Ctrl-C or SIGTERM).
-Every run is ansible-playbook labops.dlstack.site with Ansible's defaults (no ansible.cfg), in this order:
+Every run is ansible-playbook labops.dlstack.site with the same settings: by default (--settings shipped) those of
+the example inventory's ansible.cfg (inventories/example/ansible.cfg: forks 20, pipelining, gathering smart with a
+jsonfile fact cache, here in the run's scratch directory), with --settings defaults Ansible's defaults (no
+ansible.cfg, forks 5, no pipelining, facts gathered every run); in this order:
   1. converge fresh hosts: h1 (1 host), h2-h4 (3 hosts), h5-h6 (the rest of the 6-host fleet);
   2. re-run with nothing to change: h1, h2-h4, h1-h6, and h1 again (its ratio to the first says how much the
      machine's load drifted during the bench);
@@ -16,12 +19,14 @@ Every run is ansible-playbook labops.dlstack.site with Ansible's defaults (no an
      the file back, the environment there and alice's dlstack-check passing as alice), and h1 is re-run once
      more (changed=0);
   4. over SSH (--no-ssh leaves it out): ssh1 runs sshd (Debian's openssh-server, installed at start), reached on
-     its bridge address with a key made for the run; converge, re-run, re-run with pipelining, with --mitogen a
+     its bridge address with a key made for the run; converge, re-run, re-run with pipelining switched the other
+     way (off under the shipped settings, on under the defaults), with --mitogen a
      re-run with mitogen's mitogen_linear strategy (mitogen from PyPI into .cache/mitogen, not the venv), and the
      plain re-run again (load drift).
 For each run: wall seconds, controller CPU seconds (user+sys of ansible-playbook and all its children, from
-getrusage), per host the tasks that ran (the recap's ok: every task not skipped, included files counted) and
-changed tasks on the host. The goals of issue #17 are judged in the output (met or not, with the figures).
+getrusage), per host the tasks that ran (the recap's ok: every task not skipped, included files counted; the first
+host also carries the fleet report's run-once tasks, which run on the controller) and changed tasks on the host.
+The goals of issue #17 are judged in the output (met or not, with the figures).
 Compare ratios within one run: absolute times follow the load of the shared machine. Writes JSON and keeps each
 run's log in bench/results/fast_rerun-logs/. Cost: 14 playbook runs, about 25 minutes on 2 cores.
 """
@@ -43,6 +48,11 @@ import site_converge as sc  # noqa: E402  pylint: disable=wrong-import-position
 HOSTS = ['dlstack-bench-h%d' % i for i in range(1, 7)]
 SSH_HOST = 'dlstack-bench-ssh1'
 MITOGEN = 'mitogen==0.3.54'  # the newest on PyPI on 2026-12-01; its strategy plugins load on ansible-core 2.19
+EXAMPLE_CFG = os.path.join(sc.ROOT, 'inventories', 'example', 'ansible.cfg')
+SETTINGS = {
+    'shipped': "the example inventory's ansible.cfg (forks 20, pipelining, gathering smart, jsonfile fact cache)",
+    'defaults': "Ansible's defaults (no ansible.cfg)",
+}
 GOALS = {
     'rerun_over_converge_1': 0.25, 'rerun_over_converge_3': 0.25, 'tasks_per_host': 40, 'wall_6_over_1': 2.5,
 }
@@ -144,8 +154,10 @@ def repaired(host, broken):
     return checks
 
 
-def judge(runs):
+def judge(runs, settings='shipped'):
     by = dict((r['key'], r) for r in runs)
+    pipelined = 'ssh-rerun-1' if settings == 'shipped' else 'ssh-rerun-1-pipelining-on'
+    unpipelined = 'ssh-rerun-1-pipelining-off' if settings == 'shipped' else 'ssh-rerun-1'
 
     def ratio(num, den):
         if num in by and den in by and by[den]['seconds']:
@@ -158,10 +170,13 @@ def judge(runs):
         'wall_6_over_1': ratio('rerun-6', 'rerun-1'),
         'load_drift_rerun_1_again_over_rerun_1': ratio('rerun-1-again', 'rerun-1'),
         'ssh_rerun_over_converge_1': ratio('ssh-rerun-1', 'ssh-cold-1'),
-        'ssh_pipelining_rerun_over_converge_1': ratio('ssh-rerun-1-pipelining', 'ssh-cold-1'),
-        'ssh_mitogen_over_pipelining': ratio('ssh-rerun-1-mitogen', 'ssh-rerun-1-pipelining'),
+        'ssh_pipelining_over_no_pipelining': ratio(pipelined, unpipelined),
+        'ssh_mitogen_over_pipelining': ratio('ssh-rerun-1-mitogen', pipelined),
         'ssh_load_drift_again_over_first': ratio('ssh-rerun-1-again', 'ssh-rerun-1'),
         'tasks_per_host': max([n for r in runs if r['key'].startswith('rerun-') for n in r['tasks_per_host'].values()] or [0]),
+        # the hosts that do not carry the fleet report's run-once tasks (those run on the controller)
+        'tasks_per_host_without_run_once': min([n for r in runs if r['key'].startswith('rerun-')
+                                                for n in r['tasks_per_host'].values()] or [0]),
         'cpu_seconds_per_host': dict((k, round(by[k]['cpu_seconds'] / by[k]['hosts'], 1))
                                      for k in ('rerun-1', 'rerun-3', 'rerun-6') if k in by),
         'changed_on_hosts_in_reruns': sum(n for r in runs if 'rerun' in r['key'] for n in r['changed_on_host'].values()),
@@ -176,6 +191,8 @@ def main():
     parser.add_argument('--json', default=os.path.join(sc.ROOT, 'bench', 'results', 'fast_rerun.json'))
     parser.add_argument('--timeout', type=int, default=1200, help='seconds allowed per ansible-playbook run')
     parser.add_argument('--no-ssh', action='store_true', help='leave out the SSH runs')
+    parser.add_argument('--settings', choices=('shipped', 'defaults'), default='shipped',
+                        help="shipped: the example inventory's ansible.cfg (default); defaults: Ansible's defaults")
     parser.add_argument('--mitogen', action='store_true', help='also re-run over SSH with the mitogen_linear strategy '
                         '(%s from PyPI into .cache/mitogen)' % MITOGEN)
     args = parser.parse_args()
@@ -184,8 +201,9 @@ def main():
     result = {'date': time.strftime('%Y-%m-%d'), 'started': time.strftime('%Y-%m-%dT%H:%M:%S%z'),
               'machine': sc.machine(), 'load_avg_start': [round(x, 2) for x in os.getloadavg()],
               'setup': 'like bench/site_converge.py: alice and bob, torch 2.13.0+cpu offline, conda STAND-IN '
-                       'installer (not real conda), CUDA toolkit stage off, no GPU, dlstack_serial 100%; '
-                       'Ansible defaults (no ansible.cfg); docker exec unless the key says ssh',
+                       'installer (not real conda), CUDA toolkit stage off, no GPU, dlstack_serial 100%%; %s; '
+                       'docker exec unless the key says ssh' % SETTINGS[args.settings],
+              'settings': args.settings,
               'runs': []}
     start, error = time.monotonic(), None
     try:
@@ -196,7 +214,10 @@ def main():
         for key, hosts in (('1', HOSTS[:1]), ('3', HOSTS[1:4]), ('rest', HOSTS[4:]), ('6', HOSTS)):
             inv[key] = os.path.join(workdir, 'hosts-%s.json' % key)
             write_inventory(inv[key], hosts, workdir)
-        bench = Bench(sc.base_env(workdir), logdir, args.timeout)
+        env = sc.base_env(workdir)
+        if args.settings == 'shipped':  # its relative fact cache path lands in the scratch directory
+            shutil.copyfile(EXAMPLE_CFG, env['ANSIBLE_CONFIG'])
+        bench = Bench(env, logdir, args.timeout)
         result['runs'] = bench.runs
         bench.run('cold-1', 'converge, 1 fresh host', inv['1'], HOSTS[:1], cold=True)
         bench.run('cold-3', 'converge, 3 fresh hosts', inv['3'], HOSTS[1:4], cold=True)
@@ -224,8 +245,10 @@ def main():
             write_inventory(inv['ssh'], [SSH_HOST], workdir, ssh=start_sshd(SSH_HOST, workdir))
             bench.run('ssh-cold-1', 'SSH: converge, 1 fresh host', inv['ssh'], [SSH_HOST], cold=True)
             bench.run('ssh-rerun-1', 'SSH: re-run', inv['ssh'], [SSH_HOST])
-            bench.run('ssh-rerun-1-pipelining', 'SSH: re-run, pipelining', inv['ssh'], [SSH_HOST],
-                      env={'ANSIBLE_PIPELINING': 'true'})
+            other = 'false' if args.settings == 'shipped' else 'true'
+            bench.run('ssh-rerun-1-pipelining-' + ('off' if other == 'false' else 'on'),
+                      'SSH: re-run, pipelining ' + ('off' if other == 'false' else 'on'), inv['ssh'], [SSH_HOST],
+                      env={'ANSIBLE_PIPELINING': other})
             if args.mitogen:
                 path = mitogen_path()
                 bench.run('ssh-rerun-1-mitogen', 'SSH: re-run, mitogen_linear', inv['ssh'], [SSH_HOST], env={
@@ -238,7 +261,7 @@ def main():
         remove_hosts()
         shutil.rmtree(workdir, ignore_errors=True)
     sc.end(result, start, error)
-    result['verdict'] = judge(result['runs'])
+    result['verdict'] = judge(result['runs'], args.settings)
     print_table(result)
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
     with open(args.json, 'w', encoding='utf-8') as handle:
@@ -258,9 +281,9 @@ def print_table(result):
     verdict = result['verdict']
     for name, goal in verdict['goals'].items():
         print('%-24s %-8s %-8s %s' % (name, goal['value'], goal['goal'], 'met' if goal['met'] else 'NOT MET'))
-    for name in ('cpu_seconds_per_host', 'load_drift_rerun_1_again_over_rerun_1', 'ssh_rerun_over_converge_1',
-                 'ssh_pipelining_rerun_over_converge_1', 'ssh_mitogen_over_pipelining', 'ssh_load_drift_again_over_first',
-                 'changed_on_hosts_in_reruns'):
+    for name in ('tasks_per_host_without_run_once', 'cpu_seconds_per_host', 'load_drift_rerun_1_again_over_rerun_1',
+                 'ssh_rerun_over_converge_1', 'ssh_pipelining_over_no_pipelining', 'ssh_mitogen_over_pipelining',
+                 'ssh_load_drift_again_over_first', 'changed_on_hosts_in_reruns'):
         print('%s: %s' % (name, verdict[name]))
     print('total %.0f s; load average start %s, end %s'
           % (result['total_seconds'], result['load_avg_start'], result['load_avg_end']))

@@ -6,6 +6,8 @@ sidecar YAML files next to this one)."""
 
 from __future__ import annotations
 
+from ansible.errors import AnsibleFilterError
+
 from ansible_collections.labops.dlstack.plugins.module_utils import _conda
 
 
@@ -28,6 +30,13 @@ def conda_prefix_action(info, wanted):
     return _conda.prefix_action(info, wanted)
 
 
+def conda_prefix_actions(infos, users, wanted):
+    try:
+        return _conda.prefix_actions(infos, users, wanted or {})
+    except ValueError as exc:
+        raise AnsibleFilterError('conda_prefix_actions: %s' % exc) from exc
+
+
 def conda_condarc(channels, channel_alias='', custom_channels=None, pkgs_dirs=None, envs_dirs=None, auto_activate=False,
                   channel_priority='strict', proxy_servers=None, ssl_verify=True, accept_tos=False, extra=None):
     return _conda.condarc(channels, channel_alias=channel_alias, custom_channels=custom_channels, pkgs_dirs=pkgs_dirs,
@@ -48,6 +57,7 @@ class FilterModule(object):
             'conda_sidecar_sha256': conda_sidecar_sha256,
             'conda_user_plan': conda_user_plan,
             'conda_prefix_action': conda_prefix_action,
+            'conda_prefix_actions': conda_prefix_actions,
             'conda_condarc': conda_condarc,
             'conda_verify_summary': conda_verify_summary,
         }

@@ -13,6 +13,8 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.labops.dlstack.plugins.module_utils._cuda_toolkit import (
     host_gpus as _host_gpus,
+    installed_from_reads as _installed_from_reads,
+    link_target as _link_target,
     nvcc_arch_problems as _nvcc_arch_problems,
     nvcc_release as _nvcc_release,
     parse_nvcc_arch_list as _parse_nvcc_arch_list,
@@ -21,8 +23,18 @@ from ansible_collections.labops.dlstack.plugins.module_utils._cuda_toolkit impor
 
 
 def cuda_toolkit_plan(gpu, source='distro', versions=None, default_version='', build_only=False, cudnn=False,
-                      nccl=False, distribution='', major_version='', installed=None, cuda_link=None):
-    """ansible_facts['dlstack_gpu'] | cuda_toolkit_plan(...) -> what the role installs, or why it refuses."""
+                      nccl=False, distribution='', major_version='', installed=None, cuda_link=None, nvcc_reads=None,
+                      link_stat=None):
+    """ansible_facts['dlstack_gpu'] | cuda_toolkit_plan(...) -> what the role installs, or why it refuses.
+
+    installed and cuda_link may come as read from the host instead: nvcc_reads (the registered loop of
+    `<home>/bin/nvcc --version`, loop_var __cuda_toolkit_dir) and link_stat (the stat of /usr/local/cuda)."""
+    if installed is None and nvcc_reads is not None:
+        if not isinstance(nvcc_reads, (list, tuple)):
+            raise AnsibleFilterError('cuda_toolkit_plan: nvcc_reads must be a list of registered results, got %r' % (nvcc_reads,))
+        installed = _installed_from_reads(nvcc_reads)
+    if cuda_link is None and link_stat is not None:
+        cuda_link = _link_target(link_stat)
     if gpu is not None and not isinstance(gpu, dict):
         raise AnsibleFilterError('cuda_toolkit_plan: the input must be ansible_facts[\'dlstack_gpu\'] (a dict), got %r' % (gpu,))
     if versions is not None and not isinstance(versions, (list, tuple)):

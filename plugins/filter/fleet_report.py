@@ -5,9 +5,9 @@
 
 from __future__ import annotations
 
-import os
-
 from ansible.errors import AnsibleFilterError
+
+from ansible_collections.labops.dlstack.plugins.module_utils import _validate
 
 # Status -> severity shown in the report. ok: nothing to do; warn: works, something to look at;
 # error: the host cannot run GPU work until someone acts.
@@ -260,22 +260,9 @@ def user_line(user):
 
 
 def report_dir_problem(report_dir, inventory_sources, variable='fleet_report_dir'):
-    """Why the controller directory ``report_dir`` must not receive reports, or '' when it may.
-
-    Ansible parses every file under an inventory source that is a directory as inventory (JSON as
-    YAML, HTML as nothing it knows), so reports written there warn on every later run, or add
-    groups. ``inventory_sources`` is ``ansible_inventory_sources``; only its directories count.
-    """
-    if isinstance(inventory_sources, str):
-        inventory_sources = [inventory_sources]
-    target = os.path.realpath(os.path.expanduser(str(report_dir)))
-    for source in inventory_sources or []:
-        source = os.path.realpath(os.path.expanduser(str(source)))
-        if os.path.isdir(source) and (target == source or target.startswith(source.rstrip(os.sep) + os.sep)):
-            return ('%s (%s) is inside the inventory directory %s, which Ansible parses as inventory on every run: '
-                    'point -i at the inventory file (for example -i %s) or set %s to a directory outside it.'
-                    % (variable, target, source, os.path.join(source, 'hosts.yml'), variable))
-    return ''
+    """Why the controller directory ``report_dir`` must not receive reports, or '' when it may (the check lives in
+    plugins/module_utils/_validate.py, where the roles' validation uses it too)."""
+    return _validate.report_dir_problem(report_dir, inventory_sources, variable)
 
 
 class FilterModule(object):

@@ -20,6 +20,7 @@ from ansible_collections.labops.dlstack.plugins.module_utils._nvidia_driver impo
     dkms_build_error,
     dkms_state,
     nvidia_repo_key,
+    repo_settings,
     parse_apt_cache_policy,
     parse_dpkg_query,
     plan,
@@ -103,12 +104,21 @@ def nvidia_driver_repo_key(repo_distro):
     return nvidia_repo_key(repo_distro)
 
 
+def nvidia_repo_settings(facts, distro='', arch='', base_url='', url='', key_url='', key_fingerprint=''):
+    """ansible_facts | nvidia_repo_settings(...) -> {'path', 'url', 'key_url', 'fingerprint', 'errors'}."""
+    facts = facts if isinstance(facts, dict) else {}
+    return repo_settings(facts.get('distribution', ''), facts.get('distribution_version', ''), facts.get('architecture', ''),
+                         distro=distro or '', arch=arch or '', base_url=base_url or '', url=url or '', key_url=key_url or '',
+                         key_fingerprint=key_fingerprint or '')
+
+
 class FilterModule:
     """labops.dlstack nvidia_driver filters."""
 
     def filters(self):
         return {
             'nvidia_driver_plan': nvidia_driver_plan,
+            'nvidia_repo_settings': nvidia_repo_settings,
             'nvidia_driver_candidates': nvidia_driver_candidates,
             'nvidia_driver_apt_policy': nvidia_driver_apt_policy,
             'nvidia_driver_reboot': nvidia_driver_reboot,

@@ -10,12 +10,31 @@ host and the controller tell. Documented in role_input_errors.yml next to this f
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.labops.dlstack.plugins.module_utils import _role_inputs
 
 
-def role_input_errors(values, role, passwd=None, search_path=None, gpu=None, memtotal_mb=None):
+def _host(facts):
+    """The host's OS as a refusal names it ('Debian 12.7'), from its facts."""
+    if not isinstance(facts, Mapping):
+        return None
+    return ' '.join(str(facts[k]) for k in ('distribution', 'distribution_version') if facts.get(k)) or None
+
+
+def _sources(inventory_sources):
+    """ansible_inventory_sources as a list (one source may come as a string), or None when not given."""
+    if isinstance(inventory_sources, str):
+        return [inventory_sources]
+    if isinstance(inventory_sources, (list, tuple)):
+        return list(inventory_sources)
+    return None
+
+
+def role_input_errors(values, role, passwd=None, search_path=None, gpu=None, memtotal_mb=None, platform=None, facts=None,
+                      inventory_sources=None):
     if not isinstance(values, dict):
         raise AnsibleFilterError('role_input_errors: the input must be a dict of variable name -> value, got %r' % (type(values),))
     if role not in _role_inputs.ROLES:
@@ -25,6 +44,9 @@ def role_input_errors(values, role, passwd=None, search_path=None, gpu=None, mem
         'search_path': list(search_path) if isinstance(search_path, (list, tuple)) else None,
         'gpu': gpu if isinstance(gpu, dict) else None,
         'memtotal_mb': memtotal_mb if isinstance(memtotal_mb, int) and not isinstance(memtotal_mb, bool) else None,
+        'platform': dict(platform) if isinstance(platform, Mapping) else None,
+        'host': _host(facts),
+        'inventory_sources': _sources(inventory_sources),
     }
     return _role_inputs.input_errors(role, values, context)
 

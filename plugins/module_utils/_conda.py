@@ -335,6 +335,26 @@ def detect_distribution(records):
     return ''
 
 
+def prefix_actions(infos, users, wanted):
+    """What to do with every user's prefix: {user name: prefix_action(...)}.
+
+    `infos` are conda_prefix_info's results in the order of `users` (the plan's users, each with name, state and
+    prefix); `wanted` has distribution, version, conda_version (the state comes from each user) and, optionally,
+    installer: the installer's path on the host, which adds to each install, update or reinstall the installer's
+    command line (argv, from installer_argv).
+    """
+    infos, users = list(infos or []), list(users or [])
+    if len(infos) != len(users):
+        raise ValueError('%d prefix reads for %d users' % (len(infos), len(users)))
+    actions = {}
+    for info, user in zip(infos, users):
+        action = prefix_action(info, dict(wanted, state=user.get('state', 'present')))
+        if wanted.get('installer') and action['action'] in ('install', 'update', 'reinstall'):
+            action['argv'] = installer_argv(wanted['installer'], user['prefix'], action['action'])
+        actions[user['name']] = action
+    return actions
+
+
 def prefix_action(info, wanted):
     """What to do with one user's prefix.
 

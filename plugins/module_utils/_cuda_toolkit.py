@@ -325,23 +325,29 @@ def _gpu_state(gpu):
     return version, usable
 
 
-def plan(gpu, source='distro', versions=None, default_version='', build_only=False, cudnn=False, nccl=False,
-         distribution='', major_version='', installed=None, cuda_link=None):
-    """Everything the role applies, decided in one place.
+def installed_from_reads(reads, dir_key='__cuda_toolkit_dir'):
+    """The toolkits found on the host, release -> home, from the registered loop of `<home>/bin/nvcc --version`
+    (each result with rc, stdout and the home under dir_key); a tree whose nvcc fails or names no release is not
+    a toolkit."""
+    found = {}
+    for read in reads or []:
+        if not isinstance(read, dict) or read.get('rc') != 0 or not read.get(dir_key):
+            continue
+        release = nvcc_release(read.get('stdout') or '')
+        if release:
+            found[release] = read[dir_key]
+    return found
 
-    gpu: ansible_facts['dlstack_gpu']; installed: {'13.0': '/usr/local/cuda-13.0', ...} toolkits found
-    on the host (nvcc --version of /usr/local/cuda-*/bin/nvcc); cuda_link: where /usr/local/cuda points
-    now (None when it does not exist). Returns a dict; `errors` non-empty means: change nothing.
-    """
-    errors = []
-    notes = []
-    versions = list(versions or [])
-    installed = dict(installed or {})
-    platform = platform_name(distribution, major_version)
-    driver_version, usable = _gpu_state(gpu)
-    gpus = host_gpus(gpu)
 
-    out = {
+def link_target(stat):
+    """Where /usr/local/cuda points, from its registered stat (None when it is not a symlink or was not read)."""
+    stat = stat if isinstance(stat, dict) else {}
+    return stat.get('lnk_source') or None if stat.get('islnk') else None
+
+
+def _empty_plan(source, platform, errors, notes, driver_version, build_only):
+    """The plan before any decision: every key the role reads, with its value when nothing is applied."""
+    return {
         'source': source, 'platform': platform, 'errors': errors, 'notes': notes,
         'versions': [], 'default': None, 'toolkits': [], 'packages': [],
         'driver_version': driver_version, 'build_only': bool(build_only), 'run_on_gpu': False,
@@ -349,112 +355,134 @@ def plan(gpu, source='distro', versions=None, default_version='', build_only=Fal
         'cuda_home': None, 'nvcc_prepend_flags': '', 'needs_repo': False, 'gpus': [],
     }
 
+
+def _check_input(source, versions, default_version, errors):
+    """Appends the first thing wrong with the variables' form (the source, the versions, the default) to errors."""
     if source not in SOURCES:
         errors.append('cuda_toolkit_source: %r is not one of %s' % (source, ', '.join(SOURCES)))
-        return out
+        return
     bad = [v for v in versions if not is_cuda_version(v)]
     if bad:
         errors.append('cuda_toolkit_versions: %s: each item must be a quoted "X.Y" string such as "12.8"'
                       % ', '.join(repr(v) for v in bad))
-        return out
+        return
     if len(set(versions)) != len(versions):
         errors.append('cuda_toolkit_versions: %s lists a version twice' % (versions,))
-        return out
+        return
     if default_version and not is_cuda_version(default_version):
         errors.append('cuda_toolkit_default_version: %r must be "" or a quoted "X.Y" string' % (default_version,))
-        return out
 
-    # Which versions.
+
+def _distro_versions(row, versions, platform, errors):
+    """The distro source's one version, that of the platform's nvidia-cuda-toolkit (None after an error)."""
+    if row is None:
+        errors.append('cuda_toolkit_source: distro: no CUDA toolkit package is known for %s (known: %s); '
+                      'use cuda_toolkit_source: nvidia'
+                      % (platform, ', '.join('%s %s' % k for k in sorted(DISTRO_TOOLKITS))))
+        return None
+    if versions and versions != [row['cuda']]:
+        errors.append('cuda_toolkit_versions: %s\'s nvidia-cuda-toolkit is CUDA %s, the only version the distro '
+                      'source offers (asked for %s); use cuda_toolkit_source: nvidia for other versions'
+                      % (platform, row['cuda'], ', '.join(versions)))
+        return None
+    return [row['cuda']]
+
+
+def _versions_for_driver(driver_version, gpus, errors, notes):
+    """An empty cuda_toolkit_versions: the newest CUDA the driver runs that compiles for the GPUs (None after an error)."""
+    if driver_version is None:
+        errors.append('cuda_toolkit_versions: empty, and this host has no NVIDIA driver to choose a version for; '
+                      'list the versions to install, for example ["12.8"]')
+        return None
+    ceiling = driver_max_cuda(driver_version)
+    chosen = newest_cuda_for(driver_version, [cc for _n, cc in gpus])
+    if chosen is None:
+        errors.append('cuda_toolkit_versions: empty, and no CUDA version in the collection\'s tables both runs on '
+                      'driver %s and compiles for %s; list the versions to install'
+                      % (driver_version, ', '.join(_gpu_label(n, c) for n, c in gpus) or 'these GPUs'))
+        return None
+    if chosen == ceiling:
+        notes.append('cuda_toolkit_versions is empty: CUDA %s, the newest driver %s runs natively'
+                     % (chosen, driver_version))
+    else:
+        notes.append('cuda_toolkit_versions is empty: CUDA %s, the newest that driver %s runs and that compiles '
+                     'for %s (CUDA %s, the driver\'s newest, does not)'
+                     % (chosen, driver_version, ', '.join(_gpu_label(n, c) for n, c in gpus), ceiling))
+    return [chosen]
+
+
+def _versions(source, versions, row, platform, driver_version, gpus, errors, notes):
+    """Which versions, oldest first: the distro's one, the list asked for, or one chosen for the driver (None after an error)."""
     if source == 'distro':
-        row = distro_toolkit(distribution, major_version)
-        if row is None:
-            errors.append('cuda_toolkit_source: distro: no CUDA toolkit package is known for %s (known: %s); '
-                          'use cuda_toolkit_source: nvidia'
-                          % (platform, ', '.join('%s %s' % k for k in sorted(DISTRO_TOOLKITS))))
-            return out
-        if versions and versions != [row['cuda']]:
-            errors.append('cuda_toolkit_versions: %s\'s nvidia-cuda-toolkit is CUDA %s, the only version the distro '
-                          'source offers (asked for %s); use cuda_toolkit_source: nvidia for other versions'
-                          % (platform, row['cuda'], ', '.join(versions)))
-            return out
-        versions = [row['cuda']]
+        versions = _distro_versions(row, versions, platform, errors)
     elif not versions:
-        if driver_version is None:
-            errors.append('cuda_toolkit_versions: empty, and this host has no NVIDIA driver to choose a version for; '
-                          'list the versions to install, for example ["12.8"]')
-            return out
-        ceiling = driver_max_cuda(driver_version)
-        chosen = newest_cuda_for(driver_version, [cc for _n, cc in gpus])
-        if chosen is None:
-            errors.append('cuda_toolkit_versions: empty, and no CUDA version in the collection\'s tables both runs on '
-                          'driver %s and compiles for %s; list the versions to install'
-                          % (driver_version, ', '.join(_gpu_label(n, c) for n, c in gpus) or 'these GPUs'))
-            return out
-        versions = [chosen]
-        if chosen == ceiling:
-            notes.append('cuda_toolkit_versions is empty: CUDA %s, the newest driver %s runs natively'
-                         % (chosen, driver_version))
-        else:
-            notes.append('cuda_toolkit_versions is empty: CUDA %s, the newest that driver %s runs and that compiles '
-                         'for %s (CUDA %s, the driver\'s newest, does not)'
-                         % (chosen, driver_version, ', '.join(_gpu_label(n, c) for n, c in gpus), ceiling))
-    versions = sorted(versions, key=version_key)
+        versions = _versions_for_driver(driver_version, gpus, errors, notes)
+    return None if versions is None else sorted(versions, key=version_key)
+
+
+def _default(versions, default_version, errors):
+    """The default toolkit: the one asked for, which must be among the versions, else the newest (None after an error)."""
     default = default_version or versions[-1]
     if default not in versions:
         errors.append('cuda_toolkit_default_version: %s is not in cuda_toolkit_versions (%s)'
                       % (default, ', '.join(versions)))
-        return out
-    out['versions'] = versions
-    out['default'] = default
-    out['gpus'] = [{'name': n, 'compute_capability': c} for n, c in gpus]
+        return None
+    return default
 
+
+def _compile_problems(versions, gpus, build_only):
+    """The refusal of each version that cannot compile for a GPU of the host, in the versions' order."""
     # Every toolkit must compile for every GPU of the host (unless it is asked for building only).
-    if not build_only:
-        for version in versions:
-            problem = compile_problem(version, gpus)
-            if problem:
-                errors.append(problem)
+    if build_only:
+        return []
+    return [problem for problem in (compile_problem(version, gpus) for version in versions) if problem]
 
-    # Driver check, or build-only.
+
+def _driver_check(gpu, versions, driver_version, usable, build_only, errors, notes):
+    """Driver check, or build-only: the plan's entries it changes (build_only without a driver, run_on_gpu with one)."""
     if build_only:
         notes.append('cuda_toolkit_build_only is true: the toolkit is installed for building only; '
                      'no driver check, no GPU run')
-    elif driver_version is None:
-        out['build_only'] = True
+        return {}
+    if driver_version is None:
         notes.append('no NVIDIA driver on this host (gpu_facts status: %s): the toolkit is installed for building '
                      'only; no driver check, no GPU run' % ((gpu or {}).get('status') or 'unknown'))
-    else:
-        for version in versions:
-            problem = _driver_problem(driver_version, version)
-            if problem:
-                errors.append(problem)
-        out['run_on_gpu'] = usable
-        if not usable:
-            notes.append('gpu_facts status %s: the test program is compiled, not run'
-                         % ((gpu or {}).get('status') or 'unknown'))
+        return {'build_only': True}
+    for version in versions:
+        problem = _driver_problem(driver_version, version)
+        if problem:
+            errors.append(problem)
+    if not usable:
+        notes.append('gpu_facts status %s: the test program is compiled, not run'
+                     % ((gpu or {}).get('status') or 'unknown'))
+    return {'run_on_gpu': usable}
 
-    # Packages and layout.
-    if source == 'distro':
-        if cudnn and not row['cudnn']:
-            errors.append('cuda_toolkit_cudnn: %s\'s archive offers no cuDNN package' % platform)
-        if nccl and not row['nccl']:
-            errors.append('cuda_toolkit_nccl: %s\'s archive offers no NCCL package (libnccl2); '
-                          'use cuda_toolkit_source: nvidia' % platform)
-        packages = list(row['packages'])
-        if cudnn and row['cudnn']:
-            packages += row['cudnn']
-            notes.append('%s downloads cuDNN from NVIDIA when it is installed' % row['cudnn'][0])
-        if nccl and row['nccl']:
-            packages += row['nccl']
-        version = versions[0]
-        out['toolkits'] = [{'version': version, 'home': DISTRO_HOME, 'nvcc': DISTRO_BIN + '/nvcc',
-                            'bin_dir': DISTRO_BIN, 'library_dir': None, 'ccbin': None,
-                            'install': True, 'packages': list(row['packages'])}]
-        out['packages'] = packages
-        out['path_dirs'] = [DISTRO_BIN]
-        out['cuda_home'] = DISTRO_CUDA_HOME
-        return out
 
+def _distro_layout(row, version, cudnn, nccl, platform, errors, notes):
+    """The distro source's packages (cuDNN and NCCL where its archive has them) and its fixed layout, as plan entries."""
+    if cudnn and not row['cudnn']:
+        errors.append('cuda_toolkit_cudnn: %s\'s archive offers no cuDNN package' % platform)
+    if nccl and not row['nccl']:
+        errors.append('cuda_toolkit_nccl: %s\'s archive offers no NCCL package (libnccl2); '
+                      'use cuda_toolkit_source: nvidia' % platform)
+    packages = list(row['packages'])
+    if cudnn and row['cudnn']:
+        packages += row['cudnn']
+        notes.append('%s downloads cuDNN from NVIDIA when it is installed' % row['cudnn'][0])
+    if nccl and row['nccl']:
+        packages += row['nccl']
+    return {
+        'toolkits': [{'version': version, 'home': DISTRO_HOME, 'nvcc': DISTRO_BIN + '/nvcc',
+                      'bin_dir': DISTRO_BIN, 'library_dir': None, 'ccbin': None,
+                      'install': True, 'packages': list(row['packages'])}],
+        'packages': packages,
+        'path_dirs': [DISTRO_BIN],
+        'cuda_home': DISTRO_CUDA_HOME,
+    }
+
+
+def _nvidia_toolkits(versions, installed, distribution, major_version, errors, notes):
+    """(toolkits, packages): one /usr/local/cuda-X.Y per version, left as it is when installed, with its host compiler."""
     packages = []
     toolkits = []
     for version in versions:
@@ -472,6 +500,12 @@ def plan(gpu, source='distro', versions=None, default_version='', build_only=Fal
         for name in toolkit_packages + compiler['packages']:
             if name not in packages:
                 packages.append(name)
+    return toolkits, packages
+
+
+def _nvidia_library_packages(versions, default, cudnn, nccl, distribution, major_version, platform, errors):
+    """The NVIDIA repository's cuDNN 9 for each CUDA major (where it has them) and NCCL for the default's major."""
+    packages = []
     if cudnn and _platform_key(distribution, major_version) in NVIDIA_REPO_WITHOUT_CUDNN:
         errors.append('cuda_toolkit_cudnn: NVIDIA\'s %s repository has no cuDNN 9 (libcudnn9-cuda-*); install cuDNN '
                       'from pip (nvidia-cudnn-cu12 / -cu13) or the tarball, or set cuda_toolkit_cudnn: false'
@@ -480,18 +514,65 @@ def plan(gpu, source='distro', versions=None, default_version='', build_only=Fal
         packages += nvidia_cudnn_packages(versions)
     if nccl:
         packages += nvidia_nccl_packages(default)
+    return packages
+
+
+def _nvidia_layout(toolkits, packages, default, cudnn, nccl, cuda_link):
+    """The NVIDIA source's plan entries: the repository, /usr/local/cuda to the default's tree, PATH, libraries, -ccbin."""
     default_home = NVIDIA_HOME_TEMPLATE.format(version=default)
     default_toolkit = [t for t in toolkits if t['version'] == default][0]
-    out['toolkits'] = toolkits
-    out['packages'] = packages
-    out['needs_repo'] = any(t['install'] for t in toolkits) or bool(cudnn) or bool(nccl)
-    out['link_target'] = default_home
-    out['manage_link'] = cuda_link != default_home
-    out['path_dirs'] = [CUDA_LINK + '/bin']
-    out['library_dirs'] = [CUDA_LINK + '/lib64']
-    out['cuda_home'] = CUDA_LINK
-    if default_toolkit['ccbin']:
-        out['nvcc_prepend_flags'] = '-ccbin ' + default_toolkit['ccbin']
+    return {
+        'toolkits': toolkits,
+        'packages': packages,
+        'needs_repo': any(t['install'] for t in toolkits) or bool(cudnn) or bool(nccl),
+        'link_target': default_home,
+        'manage_link': cuda_link != default_home,
+        'path_dirs': [CUDA_LINK + '/bin'],
+        'library_dirs': [CUDA_LINK + '/lib64'],
+        'cuda_home': CUDA_LINK,
+        'nvcc_prepend_flags': '-ccbin ' + default_toolkit['ccbin'] if default_toolkit['ccbin'] else '',
+    }
+
+
+def plan(gpu, source='distro', versions=None, default_version='', build_only=False, cudnn=False, nccl=False,
+         distribution='', major_version='', installed=None, cuda_link=None):
+    """Everything the role applies, decided in one place.
+
+    gpu: ansible_facts['dlstack_gpu']; installed: {'13.0': '/usr/local/cuda-13.0', ...} toolkits found
+    on the host (nvcc --version of /usr/local/cuda-*/bin/nvcc); cuda_link: where /usr/local/cuda points
+    now (None when it does not exist). Returns a dict; `errors` non-empty means: change nothing.
+    """
+    errors = []
+    notes = []
+    versions = list(versions or [])
+    installed = dict(installed or {})
+    platform = platform_name(distribution, major_version)
+    driver_version, usable = _gpu_state(gpu)
+    gpus = host_gpus(gpu)
+    out = _empty_plan(source, platform, errors, notes, driver_version, build_only)
+
+    _check_input(source, versions, default_version, errors)
+    if errors:
+        return out
+    row = distro_toolkit(distribution, major_version) if source == 'distro' else None
+    versions = _versions(source, versions, row, platform, driver_version, gpus, errors, notes)
+    if errors:
+        return out
+    default = _default(versions, default_version, errors)
+    if errors:
+        return out
+    out['versions'] = versions
+    out['default'] = default
+    out['gpus'] = [{'name': n, 'compute_capability': c} for n, c in gpus]
+
+    errors.extend(_compile_problems(versions, gpus, build_only))
+    out.update(_driver_check(gpu, versions, driver_version, usable, build_only, errors, notes))
+    if source == 'distro':
+        out.update(_distro_layout(row, versions[0], cudnn, nccl, platform, errors, notes))
+        return out
+    toolkits, packages = _nvidia_toolkits(versions, installed, distribution, major_version, errors, notes)
+    packages += _nvidia_library_packages(versions, default, cudnn, nccl, distribution, major_version, platform, errors)
+    out.update(_nvidia_layout(toolkits, packages, default, cudnn, nccl, cuda_link))
     return out
 
 

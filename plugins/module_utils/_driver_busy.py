@@ -35,7 +35,6 @@ from ansible_collections.labops.dlstack.plugins.module_utils._nvidia_driver impo
 
 POLICIES = ('defer', 'wait', 'proceed')
 STAGES = ('change', 'reboot')
-DECISIONS = ('go', 'wait', 'defer', 'proceed')
 
 # Display servers and compositors: a desktop, not a job. nvidia-smi lists some of them with a compute
 # context (kwin_wayland is C+G in the RTX 4080 SUPER capture, fixtures/gpu/nvidia_gpu_exporter/); the

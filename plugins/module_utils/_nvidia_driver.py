@@ -196,6 +196,35 @@ def nvidia_repo_key(platform):
     return {'file': key[0], 'fingerprint': key[1]}
 
 
+def repo_settings(distribution, version, architecture, distro='', arch='', base_url='', url='', key_url='',
+                  key_fingerprint=''):
+    """Where labops.dlstack.nvidia_repo points apt: NVIDIA's CUDA repository directory for this host (or the one
+    nvidia_repo_distro / nvidia_repo_arch name), its URL, the URL of the key NVIDIA signs it with and that key's
+    fingerprint, each taken from the matching nvidia_repo_* variable when it is set.
+
+    Returns {'path', 'url', 'key_url', 'fingerprint', 'errors'}; the one error is a host whose directory is not
+    known (the variables themselves are checked by _role_inputs.nvidia_repo).
+    """
+    auto = cuda_repo_path(distribution, version, architecture) or '/'
+    path = '%s/%s' % (distro or auto.split('/', 1)[0], arch or auto.split('/', 1)[1])
+    default_url = '%s/%s/' % (str(base_url or '').rstrip('/'), path)
+    effective_url = url or default_url
+    key = nvidia_repo_key(path) or {}
+    errors = []
+    if not re.match(r'^[a-z0-9]+/[a-z0-9_]+$', path):
+        errors.append("nvidia_repo: NVIDIA's CUDA repository has no directory for %s %s %s; supported are Debian 12/13 "
+                      'and Ubuntu 22.04/24.04 on x86_64 or aarch64 (sbsa), or set nvidia_repo_distro and nvidia_repo_arch.'
+                      % (distribution, version, architecture))
+    return {
+        'path': path,
+        'url': effective_url,
+        # NVIDIA signs each directory with its own key (debian13: 8793F200, the others: 3BF863CC)
+        'key_url': key_url or '%s/%s' % (effective_url.rstrip('/'), key.get('file', '')),
+        'fingerprint': (key_fingerprint or key.get('fingerprint', '')).upper(),
+        'errors': errors,
+    }
+
+
 def package_branch(version):
     """Driver branch of a package version ('535.261.03-1' -> 535, '1:580.95.05-0ubuntu1' -> 580).
 
@@ -469,31 +498,70 @@ def plan(gpu, distribution, distribution_version, architecture='x86_64', kernel_
     hold (to hold), remove (to remove before installing), version_package, host_would_need (container
     mode: what a real host still needs), why_no_kernel_module, requirements.
     """
+    # Each step records its decisions in result (later steps read them from there) and tells plan to stop
+    # with True, or with None where the step returns a value (names, kernel packages).
     gpu = gpu if isinstance(gpu, dict) else {}
+    target_kernel = str(target_kernel or '').strip() or None
+    not_installable = not_installable if isinstance(not_installable, dict) else {}
+    result = _plan_result(gpu, distribution, distribution_version, kernel_release, source, state, target_kernel,
+                          not_installable)
+    wanted_branch = _as_branch(branch)
+    if _plan_input(result, gpu, distribution, distribution_version, architecture, branch, wanted_branch, flavour,
+                   kernel_module_type, target_kernel, require_gpu, install_without_gpu):
+        return result
+    installed_v = installed_versions(installed)
+    if _plan_absent(result, installed_v):
+        return result
+    has_gpu = gpu.get('status') != 'no_gpu' and bool(gpu.get('gpus'))
+    if _plan_gpu(result, gpu, has_gpu, wanted_branch, flavour, require_gpu, install_without_gpu):
+        return result
+    if _plan_satisfied(result, gpu, wanted_branch, flavour, keep_satisfying):
+        return result
+    if _plan_branch(result, has_gpu, wanted_branch, flavour, ubuntu_server, available):
+        return result
+    if _plan_flavour(result, has_gpu, flavour, not_installable):
+        return result
+    names = _plan_names(result, ubuntu_server, available)
+    if names is None:
+        return result
+    kernel_pkgs = _plan_kernel_module(result, names, kernel_module_type, available)
+    if kernel_pkgs is None:
+        return result
+    if result['mode'] == 'container':
+        _plan_container(result, names, kernel_pkgs)
+    elif _plan_host(result, gpu, names, kernel_pkgs, mok_configured, available, default_kernel, target_kernel,
+                    running_kernel=kernel_release):
+        return result
+    _plan_install(result, installed_v)
+    return result
+
+
+def _plan_result(gpu, distribution, distribution_version, kernel_release, source, state, target_kernel, not_installable):
+    """The result of plan() before any decision: action fail, nothing to install, empty errors and notes."""
     driver = gpu.get('driver') or {}
     status = gpu.get('status')
     in_container = bool(gpu.get('in_container'))
-    target_kernel = str(target_kernel or '').strip() or None
     mode = 'container' if in_container and not target_kernel else 'host'
-    running_kernel = kernel_release
     kernel_release = target_kernel or kernel_release
-    not_installable = not_installable if isinstance(not_installable, dict) else {}
     platform = platform_key(distribution, distribution_version)
-    errors = []
-    notes = []
-    result = {
+    return {
         'action': 'fail', 'mode': mode, 'platform': platform, 'source': source, 'state': state,
         'branch': None, 'flavour': None, 'kernel_module_type': None, 'packages': [], 'hold': [],
         'remove': [], 'version_package': None, 'host_would_need': [], 'why_no_kernel_module': None,
-        'requirements': None, 'gpu_status': status, 'errors': errors, 'notes': notes,
+        'requirements': None, 'gpu_status': status, 'errors': [], 'notes': [],
         'loaded_version': driver.get('version') if driver.get('loaded') else None,
         'kernel_release': kernel_release, 'kernel_module': None, 'without_gpu': False,
         'not_installable': dict(not_installable),
         'uu_blacklist': unattended_upgrades_blacklist(),
     }
 
-    # ---- input -----------------------------------------------------------------------------------
-    wanted_branch = _as_branch(branch)
+
+def _plan_input(result, gpu, distribution, distribution_version, architecture, branch, wanted_branch, flavour,
+                kernel_module_type, target_kernel, require_gpu, install_without_gpu):
+    """Check the inputs, one error each into result['errors']; True (stop) when any is wrong."""
+    platform, source, state = result['platform'], result['source'], result['state']
+    errors, notes = result['errors'], result['notes']
+    status = gpu.get('status')
     if wanted_branch is None:
         errors.append("nvidia_driver_branch: '%s' is not a driver branch; use 'auto' or a branch number "
                       "such as '580'" % (branch,))
@@ -520,30 +588,35 @@ def plan(gpu, distribution, distribution_version, architecture='x86_64', kernel_
         errors.append('nvidia_driver_require_gpu and nvidia_driver_install_without_gpu are both true: fail on a host '
                       'without a GPU, or install there; set one of them to false')
     if errors:
-        return result
-    if target_kernel and in_container:
+        return True
+    if target_kernel and gpu.get('in_container'):
         notes.append('host image in a container: the kernel module is built for %s (nvidia_driver_kernel_release), '
                      'the initramfs and holds are set as on a host; never a reboot here' % target_kernel)
+    return False
 
-    installed_v = installed_versions(installed)
 
-    # ---- absent ----------------------------------------------------------------------------------
-    if state == 'absent':
-        result['action'] = 'remove'
-        result['remove'] = family_packages(installed_v)
-        result['why_no_kernel_module'] = 'nvidia_driver_state is absent: the driver is removed'
-        return result
+def _plan_absent(result, installed_v):
+    """State absent: remove the installed driver family; True (stop) when that is the state."""
+    if result['state'] != 'absent':
+        return False
+    result['action'] = 'remove'
+    result['remove'] = family_packages(installed_v)
+    result['why_no_kernel_module'] = 'nvidia_driver_state is absent: the driver is removed'
+    return True
 
-    # ---- GPU presence ------------------------------------------------------------------------------
-    gpus = gpu.get('gpus') or []
-    has_gpu = status != 'no_gpu' and bool(gpus)
+
+def _plan_gpu(result, gpu, has_gpu, wanted_branch, flavour, require_gpu, install_without_gpu):
+    """GPU presence (require_gpu, install_without_gpu) and the GPUs' requirements; True (stop) to fail or skip."""
+    platform, source, mode = result['platform'], result['source'], result['mode']
+    errors, notes = result['errors'], result['notes']
+    status = gpu.get('status')
     if not has_gpu:
         if require_gpu:
             errors.append('no NVIDIA GPU on this host (%s) and nvidia_driver_require_gpu is true: check the '
                           'GPU is seated and powered (lspci -d 10de:), passed through to this VM/container, '
                           'or set nvidia_driver_require_gpu: false to skip hosts without one'
                           % (gpu.get('message') or status))
-            return result
+            return True
         if install_without_gpu:
             explicit = [name for name, value in (('nvidia_driver_branch', wanted_branch),
                                                  ('nvidia_driver_flavour', flavour)) if value == 'auto']
@@ -552,14 +625,14 @@ def plan(gpu, distribution, distribution_version, architecture='x86_64', kernel_
                               'cannot be auto: set nvidia_driver_branch to one of %s and nvidia_driver_flavour to '
                               'open or proprietary, for the GPUs this host will get'
                               % (' and '.join(explicit), ', '.join(str(b) for b in branches_for(platform, source))))
-                return result
+                return True
             result['without_gpu'] = True
         elif mode == 'host':
             result['action'] = 'skip'
             result['why_no_kernel_module'] = 'no NVIDIA GPU on this host: nothing to drive'
             notes.append('no NVIDIA GPU: host skipped (set nvidia_driver_require_gpu: true to fail instead, or '
                          'nvidia_driver_install_without_gpu: true to install a given branch and flavour)')
-            return result
+            return True
         else:
             notes.append('container without a visible GPU: the userspace is installed for the GPU the '
                          'container runtime passes in at run time')
@@ -569,9 +642,14 @@ def plan(gpu, distribution, distribution_version, architecture='x86_64', kernel_
     if has_gpu and not req.get('satisfiable', True):
         errors.append('no single driver runs all GPUs of this host: %s. Split the GPUs across hosts.'
                       % '; '.join(req.get('reasons') or []))
-        return result
+        return True
+    return False
 
-    # ---- already satisfied (a driver that runs these GPUs is loaded) -----------------------------
+
+def _plan_satisfied(result, gpu, wanted_branch, flavour, keep_satisfying):
+    """Already satisfied: a driver that runs these GPUs is loaded; True (stop) when nothing is to change."""
+    driver = gpu.get('driver') or {}
+    status, mode, req, notes = gpu.get('status'), result['mode'], result['requirements'], result['notes']
     loaded_version = result['loaded_version']
     loaded_flavour = driver.get('kernel_module')
     # In a container, status ok means nvidia-smi answers there: the userspace that matches the host's
@@ -588,9 +666,14 @@ def plan(gpu, distribution, distribution_version, architecture='x86_64', kernel_
         notes.append('driver %s (%s kernel module) is loaded and runs every GPU of %s: nothing to '
                      'change (set nvidia_driver_keep_satisfying: false to enforce this role\'s packages)'
                      % (loaded_version, loaded_flavour or 'unknown', where))
-        return result
+        return True
+    return False
 
-    # ---- branch --------------------------------------------------------------------------------------
+
+def _plan_branch(result, has_gpu, wanted_branch, flavour, ubuntu_server, available):
+    """Choose the branch (auto: the first one the GPUs run and apt offers) into result['branch']; True (stop) if none."""
+    platform, source, req = result['platform'], result['source'], result['requirements']
+    kernel_release, errors = result['kernel_release'], result['errors']
     known = branches_for(platform, source)
     low, high = req.get('min_branch'), req.get('max_branch')
 
@@ -614,22 +697,27 @@ def plan(gpu, distribution, distribution_version, architecture='x86_64', kernel_
                           'Use the other nvidia_driver_source, or another nvidia_driver_flavour.'
                           % (platform, source, ', '.join(str(b) for b in known), _range(low, high),
                              '' if available is None else ' and is in the configured apt sources'))
-            return result
+            return True
         chosen = usable[0]
     else:
         chosen = wanted_branch
         if chosen not in known:
             errors.append('nvidia_driver_branch %d is not available on %s from source %s; available: %s'
                           % (chosen, platform, source, ', '.join(str(b) for b in known)))
-            return result
+            return True
         if has_gpu and not fits(chosen):
             errors.append('nvidia_driver_branch %d does not run these GPUs: they need %s (%s). Set '
                           'nvidia_driver_branch to a branch in that range, or auto.'
                           % (chosen, _range(low, high), '; '.join(req.get('reasons') or [])))
-            return result
+            return True
     result['branch'] = chosen
+    return False
 
-    # ---- flavour -------------------------------------------------------------------------------------
+
+def _plan_flavour(result, has_gpu, flavour, not_installable):
+    """Choose the kernel module flavour (open, proprietary) into result['flavour']; True (stop) if none fits."""
+    platform, source, req, chosen = result['platform'], result['source'], result['requirements'], result['branch']
+    errors, notes = result['errors'], result['notes']
     offered_flavours = flavours_for(platform, source, chosen)
     supported = req.get('kernel_modules_supported') or ['open', 'proprietary']
     if flavour == 'auto':
@@ -642,7 +730,7 @@ def plan(gpu, distribution, distribution_version, architecture='x86_64', kernel_
             errors.append('nvidia_driver_flavour auto: branch %d on %s offers the %s kernel module, these GPUs '
                           'need %s. Choose another nvidia_driver_branch.'
                           % (chosen, platform, ' or '.join(offered_flavours), ' or '.join(supported)))
-            return result
+            return True
         choices = list(dict.fromkeys(choices))  # the GPUs' preference first, once
         installable = [f for f in choices if f not in not_installable]
         if not installable:
@@ -651,7 +739,7 @@ def plan(gpu, distribution, distribution_version, architecture='x86_64', kernel_
                           'archive), or choose another nvidia_driver_branch or nvidia_driver_source.'
                           % (chosen, platform, ' or the '.join(choices),
                              '; '.join('%s: %s' % (f, not_installable[f]) for f in choices)))
-            return result
+            return True
         chosen_flavour = installable[0]
         for skipped in choices[:choices.index(chosen_flavour)]:
             notes.append('flavour auto: the %s kernel module of branch %d cannot be installed on %s from the configured '
@@ -663,12 +751,12 @@ def plan(gpu, distribution, distribution_version, architecture='x86_64', kernel_
         if has_gpu and flavour not in supported:
             errors.append('nvidia_driver_flavour %s does not run these GPUs: %s. Set nvidia_driver_flavour to %s '
                           'or auto.' % (flavour, '; '.join(req.get('reasons') or []), ' or '.join(supported)))
-            return result
+            return True
         if flavour not in offered_flavours:
             errors.append('nvidia_driver_flavour %s is not offered by branch %d on %s from source %s (offered: '
                           '%s). Choose another nvidia_driver_branch or flavour.'
                           % (flavour, chosen, platform, source, ', '.join(offered_flavours)))
-            return result
+            return True
         if flavour in not_installable:
             others = [f for f in offered_flavours if f != flavour and f not in not_installable
                       and (not has_gpu or f in supported)]
@@ -677,13 +765,19 @@ def plan(gpu, distribution, distribution_version, architecture='x86_64', kernel_
                           % (flavour, chosen, flavour, platform, not_installable[flavour],
                              ('Set nvidia_driver_flavour to %s (or auto, which falls back to it).' % others[0])
                              if others else 'Check the apt sources, or choose another nvidia_driver_branch.'))
-            return result
+            return True
     result['flavour'] = chosen_flavour
     if result['without_gpu']:
         notes.append('no NVIDIA GPU: branch %d with the %s kernel module installed as nvidia_driver_install_without_gpu '
                      'asks (no GPU to check them against; the module cannot load until one is fitted)'
                      % (chosen, chosen_flavour))
+    return False
 
+
+def _plan_names(result, ubuntu_server, available):
+    """The package names of the chosen branch and flavour (package_names()), None (stop) when apt lacks the userspace."""
+    platform, source, chosen, chosen_flavour = result['platform'], result['source'], result['branch'], result['flavour']
+    kernel_release, errors = result['kernel_release'], result['errors']
     names = package_names(platform, source, chosen, chosen_flavour, kernel_release, ubuntu_server)
     result['version_package'] = names['version_package']
     result['kernel_module'] = names['kernel_module']
@@ -691,19 +785,23 @@ def plan(gpu, distribution, distribution_version, architecture='x86_64', kernel_
     if missing:
         errors.append('branch %d from source %s: %s not in the configured apt sources (apt-cache policy). %s'
                       % (chosen, source, ', '.join(missing), _source_hint(platform, source)))
-        return result
+        return None
+    return names
 
-    # ---- kernel module packages ----------------------------------------------------------------------
+
+def _plan_kernel_module(result, names, kernel_module_type, available):
+    """Choose the kernel module type (precompiled, dkms) into result; return its packages, None (stop) if it cannot be."""
+    platform, source, kernel_release, errors = result['platform'], result['source'], result['kernel_release'], result['errors']
     precompiled_ok = bool(names['precompiled']) and not _missing(names['precompiled'], available)
     if kernel_module_type == 'precompiled' and not names['precompiled']:
         errors.append('nvidia_driver_kernel_module_type precompiled: %s from source %s has no signed precompiled '
                       'modules; use dkms or auto' % (platform, source))
-        return result
+        return None
     if kernel_module_type == 'precompiled' and not precompiled_ok:
         errors.append('nvidia_driver_kernel_module_type precompiled: %s is not in the apt sources for the '
                       'running kernel %s; use auto (falls back to DKMS) or boot a kernel that has them'
                       % (', '.join(_missing(names['precompiled'], available)), kernel_release))
-        return result
+        return None
     if kernel_module_type == 'dkms':
         kmt = 'dkms'
     elif precompiled_ok:
@@ -714,58 +812,86 @@ def plan(gpu, distribution, distribution_version, architecture='x86_64', kernel_
     if kmt == 'dkms' and names['headers']:
         kernel_pkgs.append(names['headers'])
     result['kernel_module_type'] = kmt
+    return kernel_pkgs
 
-    if mode == 'container':
-        result['packages'] = list(names['userspace'])
-        result['host_would_need'] = [p for p in kernel_pkgs if p not in names['userspace']]
-        result['why_no_kernel_module'] = (
-            'container: the NVIDIA kernel module belongs to the host kernel, so this container gets only the '
-            'driver userspace (%s). A real host would still need: %s; nouveau blacklisted in its initramfs; '
-            'a reboot so that the %s %s kernel module is loaded.'
-            % (', '.join(names['userspace']), ', '.join(result['host_would_need']), chosen_flavour, kmt))
-        notes.append('container mode: no DKMS, no kernel headers, no modprobe, no reboot')
-    else:
-        if kmt == 'dkms':
-            missing_k = _missing([p for p in kernel_pkgs if p != names['headers']], available)
-            if missing_k:
-                errors.append('branch %d (%s) from source %s: %s not in the configured apt sources. %s'
-                              % (chosen, chosen_flavour, source, ', '.join(missing_k), _source_hint(platform, source)))
-                return result
-            if not kernel_release:
-                errors.append('the running kernel release is unknown (ansible_facts.kernel): gather facts')
-                return result
-            if _missing([names['headers']], available):
-                errors.append('kernel headers %s for the running kernel are not installable from the configured apt '
-                              'sources, so DKMS cannot build the module. Upgrade and reboot into the newest kernel '
-                              '(apt full-upgrade; reboot), or add the source that carries these headers.'
-                              % names['headers'])
-                return result
-            if names['headers_meta'] and not _missing([names['headers_meta']], available):
-                kernel_pkgs.append(names['headers_meta'])  # the next kernel's headers come with it
-            sb = gpu.get('secure_boot')
-            if sb == 'enabled' and not mok_configured:
-                errors.append(_mok_steps(''))
-                return result
-            if sb == 'unknown':
-                notes.append('Secure Boot state unknown: if it is enabled, the DKMS module must be signed with an '
-                             'enrolled MOK (nvidia_driver_mok_key / nvidia_driver_mok_cert)')
-        if default_kernel and kernel_release and default_kernel != kernel_release:
-            if target_kernel:
-                errors.append('nvidia_driver_kernel_release %s is not the default boot kernel %s: the module built for '
-                              'it would not be loaded after the next reboot. Set nvidia_driver_kernel_release to %s, '
-                              'or leave it empty for the running kernel %s.'
-                              % (kernel_release, default_kernel, default_kernel, running_kernel))
-            else:
-                errors.append('the running kernel %s is not the default boot kernel %s: a module built now would not '
-                              'be loaded after the next reboot. Reboot into %s first, then run again.'
-                              % (kernel_release, default_kernel, default_kernel))
-            return result
-        result['packages'] = list(names['userspace']) + [p for p in kernel_pkgs if p not in names['userspace']]
 
+def _plan_container(result, names, kernel_pkgs):
+    """Container mode: only the driver userspace; what a real host would still need goes to host_would_need."""
+    chosen_flavour, kmt = result['flavour'], result['kernel_module_type']
+    result['packages'] = list(names['userspace'])
+    result['host_would_need'] = [p for p in kernel_pkgs if p not in names['userspace']]
+    result['why_no_kernel_module'] = (
+        'container: the NVIDIA kernel module belongs to the host kernel, so this container gets only the '
+        'driver userspace (%s). A real host would still need: %s; nouveau blacklisted in its initramfs; '
+        'a reboot so that the %s %s kernel module is loaded.'
+        % (', '.join(names['userspace']), ', '.join(result['host_would_need']), chosen_flavour, kmt))
+    result['notes'].append('container mode: no DKMS, no kernel headers, no modprobe, no reboot')
+
+
+def _plan_host(result, gpu, names, kernel_pkgs, mok_configured, available, default_kernel, target_kernel, running_kernel):
+    """Host mode: DKMS prerequisites, the boot kernel, then the packages; True (stop) when one of them fails."""
+    if result['kernel_module_type'] == 'dkms' and _plan_dkms(result, gpu, names, kernel_pkgs, mok_configured, available):
+        return True
+    if _plan_boot_kernel(result, default_kernel, target_kernel, running_kernel):
+        return True
+    result['packages'] = list(names['userspace']) + [p for p in kernel_pkgs if p not in names['userspace']]
+    return False
+
+
+def _plan_dkms(result, gpu, names, kernel_pkgs, mok_configured, available):
+    """DKMS on a host: its packages, the kernel headers (adds headers_meta to kernel_pkgs), Secure Boot; True (stop) on a gap."""
+    errors, notes = result['errors'], result['notes']
+    platform, source, kernel_release = result['platform'], result['source'], result['kernel_release']
+    chosen, chosen_flavour = result['branch'], result['flavour']
+    missing_k = _missing([p for p in kernel_pkgs if p != names['headers']], available)
+    if missing_k:
+        errors.append('branch %d (%s) from source %s: %s not in the configured apt sources. %s'
+                      % (chosen, chosen_flavour, source, ', '.join(missing_k), _source_hint(platform, source)))
+        return True
+    if not kernel_release:
+        errors.append('the running kernel release is unknown (ansible_facts.kernel): gather facts')
+        return True
+    if _missing([names['headers']], available):
+        errors.append('kernel headers %s for the running kernel are not installable from the configured apt '
+                      'sources, so DKMS cannot build the module. Upgrade and reboot into the newest kernel '
+                      '(apt full-upgrade; reboot), or add the source that carries these headers.'
+                      % names['headers'])
+        return True
+    if names['headers_meta'] and not _missing([names['headers_meta']], available):
+        kernel_pkgs.append(names['headers_meta'])  # the next kernel's headers come with it
+    sb = gpu.get('secure_boot')
+    if sb == 'enabled' and not mok_configured:
+        errors.append(_mok_steps(''))
+        return True
+    if sb == 'unknown':
+        notes.append('Secure Boot state unknown: if it is enabled, the DKMS module must be signed with an '
+                     'enrolled MOK (nvidia_driver_mok_key / nvidia_driver_mok_cert)')
+    return False
+
+
+def _plan_boot_kernel(result, default_kernel, target_kernel, running_kernel):
+    """The module's kernel must be the default boot kernel; True (stop) when it is not."""
+    kernel_release, errors = result['kernel_release'], result['errors']
+    if default_kernel and kernel_release and default_kernel != kernel_release:
+        if target_kernel:
+            errors.append('nvidia_driver_kernel_release %s is not the default boot kernel %s: the module built for '
+                          'it would not be loaded after the next reboot. Set nvidia_driver_kernel_release to %s, '
+                          'or leave it empty for the running kernel %s.'
+                          % (kernel_release, default_kernel, default_kernel, running_kernel))
+        else:
+            errors.append('the running kernel %s is not the default boot kernel %s: a module built now would not '
+                          'be loaded after the next reboot. Reboot into %s first, then run again.'
+                          % (kernel_release, default_kernel, default_kernel))
+        return True
+    return False
+
+
+def _plan_install(result, installed_v):
+    """Install: hold the packages (not the kernel headers), remove the family packages that conflict."""
     result['hold'] = [p for p in result['packages'] if not p.startswith('linux-headers-')]
+    chosen, chosen_flavour, source, platform = result['branch'], result['flavour'], result['source'], result['platform']
     result['remove'] = _conflicts(installed_v, result['packages'], chosen, chosen_flavour, source, platform)
     result['action'] = 'install'
-    return result
 
 
 def _branch_of(version):

@@ -108,9 +108,8 @@ DOMAIN_LIBRARIES = {
 # NumPy 1.x and cannot run with NumPy 2 ("A module that was compiled using NumPy 1.x cannot be run in
 # NumPy 2.0", pytorch/pytorch#131668): <2.
 NUMPY_ABI2_SINCE_TORCH = '2.3'
-SRC_NUMPY = ('pytorch/builder#1746; pytorch/pytorch#107302; pytorch/pytorch#148908; '
-             'pytorch/pytorch:.ci/manywheel/build_install_deps.py@002f123d; '
-             'pytorch/pytorch:.ci/docker/requirements-ci.txt@00062d37')
+# Sources of the NumPy rules: pytorch/builder#1746; pytorch/pytorch#107302; pytorch/pytorch#148908;
+# pytorch/pytorch:.ci/manywheel/build_install_deps.py@002f123d; pytorch/pytorch:.ci/docker/requirements-ci.txt@00062d37.
 # The lowest NumPy per Python that torch's own CI tests with (pytorch/pytorch:
 # .ci/docker/requirements-ci.txt@00062d37: numpy==1.23.2 on 3.10, 1.26.2 on 3.11 and 3.12, 2.1.2 on
 # 3.13, 2.3.4 on 3.14 and later). Python 3.9 (torch <= 2.8) has no row there: it takes 3.10's, whose
@@ -362,6 +361,11 @@ def private_check_path(env_path):
     return '%s/share/labops-dlstack/dlstack_check.py' % env_path.rstrip('/')
 
 
+# A per-environment key the environment does not set comes from pytorch_env_<key>: a message about it names that
+# variable too ("pytorch_env_users[alice].envs[x].variant (or pytorch_env_variant): ...").
+_INHERITED_KEY_RE = re.compile(r'^(pytorch_env_users\[[^\]]*\]\.envs\[[^\]]*\]\.(variant|python|torch_version|backend)): ')
+
+
 def plan_environments(users, settings, gpu_facts=None, homes=None):
     """Expand pytorch_env_users into one plan per environment, the layers to build, and the errors.
 
@@ -431,6 +435,7 @@ def plan_environments(users, settings, gpu_facts=None, homes=None):
             if plan['layer'] and plan['layer']['dir'] not in layers:
                 layers[plan['layer']['dir']] = plan['layer']
     shared = check_path(root, settings.get('shared_check', True))
+    errors = [_INHERITED_KEY_RE.sub(r'\1 (or pytorch_env_\2): ', e, count=1) for e in errors]
     return {'envs': envs, 'layers': [layers[k] for k in sorted(layers)], 'errors': errors, 'check_path': shared,
             'state': state_paths(envs, [layers[k] for k in sorted(layers)], shared, settings.get('pth_name') or PTH_NAME)}
 
@@ -453,36 +458,50 @@ def state_paths(envs, layers, shared_check, pth_name=None):
             'exists': [env['env_python'] for env in envs]}
 
 
-def _plan_one(user, home, env, e_index, settings, gpu_facts, layered_on, root):
-    problems = []
+def _env_name(user, env, e_index):
+    """(name, where, problem): the env's name and the prefix of its messages, or what is wrong with the env itself."""
     where = 'pytorch_env_users[%s].envs[%d]' % (user, e_index)
     if not isinstance(env, dict):
-        return None, ['%s: must be a dict with at least a name' % where]
+        return None, where, '%s: must be a dict with at least a name' % where
     name = str(env.get('name') or '')
     if not _NAME_RE.match(name):
-        return None, ['%s.name: %r must be letters, digits, ".", "_" or "-"' % (where, name)]
-    where = 'pytorch_env_users[%s].envs[%s]' % (user, name)
+        return name, where, '%s.name: %r must be letters, digits, ".", "_" or "-"' % (where, name)
+    return name, 'pytorch_env_users[%s].envs[%s]' % (user, name), None
 
+
+def _env_settings(env, settings):
+    """The env's settings, each from the env or else from the role's defaults; ipykernel added for a Jupyter kernel."""
     def pick(key):
         value = env.get(key)
         return settings.get(key) if value is None or value == '' else value
 
-    backend = pick('backend') or 'venv'
-    python = str(pick('python') or settings.get('default_python') or '')
-    torch_version = str(pick('torch_version') or '')
-    variant_asked = str(pick('variant') or 'auto').lower()
-    torchvision = bool(pick('torchvision'))
-    torchaudio = bool(pick('torchaudio'))
-    with_numpy = True if pick('numpy') is None else bool(pick('numpy'))
     packages = list(settings.get('packages') or []) + list(env.get('packages') or [])
     kernel = bool(pick('jupyter_kernel'))
     if kernel and 'ipykernel' not in [re.split(r'[<>=!~\[ ;]', p)[0].lower() for p in packages]:
         packages.append('ipykernel')
+    return {
+        'backend': pick('backend') or 'venv',
+        'python': str(pick('python') or settings.get('default_python') or ''),
+        'torch_version': str(pick('torch_version') or ''),
+        'variant': str(pick('variant') or 'auto').lower(),
+        'torchvision': bool(pick('torchvision')),
+        'torchaudio': bool(pick('torchaudio')),
+        'numpy': True if pick('numpy') is None else bool(pick('numpy')),
+        'packages': packages,
+        'jupyter_kernel': kernel,
+    }
 
+
+def _check_backend_and_python(where, backend, python, problems):
+    """Appends to problems a backend that is not one of BACKENDS and a python that is not a version like 3.11."""
     if backend not in BACKENDS:
         problems.append('%s.backend: %r is not one of %s' % (where, backend, ', '.join(BACKENDS)))
     if _python_minor(python) is None:
         problems.append('%s.python (or pytorch_env_python): %r is not a Python version like 3.11' % (where, python))
+
+
+def _torch_release(where, torch_version, problems):
+    """(base, release) of the torch version asked for, which must be a full version without a +local part."""
     base, local = split_local_version(torch_version)
     release = None
     if not _FULL_VERSION_RE.match(base):
@@ -495,11 +514,20 @@ def _plan_one(user, home, env, e_index, settings, gpu_facts, layered_on, root):
             problems.append('%s.torch_version: %s' % (where, exc))
     if local:
         problems.append('%s.torch_version: give the variant in variant, not as +%s' % (where, local))
+    return base, release
+
+
+def _check_python_for_torch(where, python, release, settings, problems):
+    """Appends to problems a python that torch `release` has no wheels for on the machine."""
     machine = gk.normalize_machine(settings.get('machine')) or 'x86_64'
     if release and python and _python_minor(python) is not None \
             and not _python_in_range(python, gk.torch_python_range(release, machine)):
         problems.append('%s.python: torch %s has wheels for Python %s, not %s'
                         % (where, release, gk.torch_python_range(release, machine), python))
+
+
+def _variant(where, variant_asked, release, gpu_facts, problems):
+    """(variant, variant_source): the one asked for, if torch `release` has it and it can work here, or the GPUs' one for auto."""
     variant = None
     variant_source = 'explicit'
     if release:
@@ -514,19 +542,30 @@ def _plan_one(user, home, env, e_index, settings, gpu_facts, layered_on, root):
             variant = variant_asked
             for why in variant_problems(gpu_facts, release, variant):
                 problems.append('%s.variant: %s cannot work on this host: %s' % (where, variant, why))
-        if (torchvision or torchaudio) and domain_libraries(base) is None:
-            problems.append('%s: no torchvision/torchaudio release is known to match torch %s (known: %s); '
-                            'set torchvision/torchaudio false and list exact versions in packages'
-                            % (where, base, ', '.join(sorted(DOMAIN_LIBRARIES, key=gk.parse_version))))
+    return variant, variant_source
+
+
+def _check_domain_libraries(where, base, release, picked, problems):
+    """Appends to problems torchvision/torchaudio asked for with a torch that no release of them is known to match."""
+    if release and (picked['torchvision'] or picked['torchaudio']) and domain_libraries(base) is None:
+        problems.append('%s: no torchvision/torchaudio release is known to match torch %s (known: %s); '
+                        'set torchvision/torchaudio false and list exact versions in packages'
+                        % (where, base, ', '.join(sorted(DOMAIN_LIBRARIES, key=gk.parse_version))))
+
+
+def _conda_prefix(where, backend, user, settings, problems):
+    """The user's conda prefix for the conda backend (None for venv); its absence is a problem."""
     conda_prefix = None
     if backend == 'conda':
         conda_prefix = (settings.get('conda_prefixes') or {}).get(user)
         if not conda_prefix:
             problems.append('%s.backend: conda, but no conda prefix is known for %s (pytorch_env_conda_prefixes, '
                             'or run labops.dlstack.conda first)' % (where, user))
-    if problems:
-        return None, problems
+    return conda_prefix
 
+
+def _env_paths(env, name, home, backend, python, conda_prefix, settings):
+    """The plan's interpreter, path (the env's, else under the conda prefix or venv_dir), its python and site-packages, creation."""
     path = env.get('path')
     if not path:
         if backend == 'conda':
@@ -534,15 +573,32 @@ def _plan_one(user, home, env, e_index, settings, gpu_facts, layered_on, root):
         else:
             path = '%s/%s/%s' % (home.rstrip('/'), (settings.get('venv_dir') or '.venvs').strip('/'), name)
     interpreter = env.get('interpreter') or ('/usr/bin/python%s' % python)
-    reqs = requirements(base, variant, torchvision, torchaudio,
-                        numpy_requirement(base, python) if with_numpy else None)
-    sources = {
+    if backend == 'conda':
+        create_argv = [conda_prefix.rstrip('/') + '/bin/conda', 'create', '--yes', '--quiet', '--prefix', path,
+                       'python=%s' % python]
+    else:
+        create_argv = [interpreter, '-m', 'venv', '--without-pip', '--prompt', name, path]
+    return {
+        'interpreter': interpreter, 'path': path,
+        'env_python': path + '/bin/python',
+        'env_site_packages': '%s/lib/python%s/site-packages' % (path, python),
+        'create_argv': create_argv,
+    }
+
+
+def _sources(variant, settings):
+    """Where uv looks for the wheels: the role's index, the variant's torch index, extra indexes, find-links, offline."""
+    return {
         'index_url': settings.get('index_url') or '',
         'torch_index_url': index_url(variant, settings.get('index_url_template')),
         'extra_index_urls': list(settings.get('extra_index_urls') or []),
         'find_links': list(settings.get('find_links') or []),
         'offline': bool(settings.get('offline')),
     }
+
+
+def _layer(layered_on, python, reqs, sources, root, settings):
+    """The plan's layer entries: the shared layer uv installs the wheels into, or none when layered on other site-packages."""
     layer = None
     if layered_on:
         site = layered_on.rstrip('/')
@@ -557,35 +613,61 @@ def _plan_one(user, home, env, e_index, settings, gpu_facts, layered_on, root):
                                             settings.get('cache_dir') or '/var/cache/labops-dlstack/uv',
                                             reqs, sources),
         }
-    if backend == 'conda':
-        create_argv = [conda_prefix.rstrip('/') + '/bin/conda', 'create', '--yes', '--quiet', '--prefix', path,
-                       'python=%s' % python]
-    else:
-        create_argv = [interpreter, '-m', 'venv', '--without-pip', '--prompt', name, path]
-    plan = {
-        'user': user, 'home': home, 'name': name, 'backend': backend, 'python': python,
-        'interpreter': interpreter, 'path': path,
-        'env_python': path + '/bin/python',
-        'env_site_packages': '%s/lib/python%s/site-packages' % (path, python),
-        'create_argv': create_argv,
-        'layer_site_packages': site, 'layered_on': layered_on or None,
-        'layer': layer,
+    return {'layer_site_packages': site, 'layered_on': layered_on or None, 'layer': layer}
+
+
+def _install_entries(name, picked, base, variant, variant_source, reqs, gpu_facts):
+    """The plan's entries for what is installed (torch and its variant, packages, kernel, numpy) and what CUDA to expect."""
+    return {
         'torch_version': base, 'torch_release': gk.normalize_torch_version(base),
         'variant': variant, 'variant_source': variant_source,
         'expected_version': '%s+%s' % (base, variant),
-        'requirements': reqs, 'packages': packages,
-        'jupyter_kernel': kernel,
+        'requirements': reqs, 'packages': picked['packages'],
+        'jupyter_kernel': picked['jupyter_kernel'],
         'kernel_name': 'pytorch-%s' % name,
         'kernel_display_name': 'PyTorch %s (%s, %s)' % (base, variant, name),
         'expect': cuda_expectation(gpu_facts, base, variant),
-        'numpy': with_numpy,
+        'numpy': picked['numpy'],
         'recommended_variant': auto_variant(gpu_facts, base),
-        'torch_source': torch_source(sources, site if layered_on else None),
+    }
+
+
+def _check_files(path, root, settings):
+    """The plan's check entries: the check's copy (the host's shared one, else the environment's own) and its files."""
+    return {
         'check_path': check_path(root, settings.get('shared_check', True)) or private_check_path(path),
         'check_private': not settings.get('shared_check', True),
         'check_command': path + '/bin/dlstack-check',
         'check_expect_path': '%s/%s' % (path, EXPECT_NAME),
     }
+
+
+def _plan_one(user, home, env, e_index, settings, gpu_facts, layered_on, root):
+    """(plan, []) for one environment of a user, or (None, problems)."""
+    name, where, problem = _env_name(user, env, e_index)
+    if problem:
+        return None, [problem]
+    picked = _env_settings(env, settings)
+    backend, python = picked['backend'], picked['python']
+    problems = []
+    _check_backend_and_python(where, backend, python, problems)
+    base, release = _torch_release(where, picked['torch_version'], problems)
+    _check_python_for_torch(where, python, release, settings, problems)
+    variant, variant_source = _variant(where, picked['variant'], release, gpu_facts, problems)
+    _check_domain_libraries(where, base, release, picked, problems)
+    conda_prefix = _conda_prefix(where, backend, user, settings, problems)
+    if problems:
+        return None, problems
+
+    plan = {'user': user, 'home': home, 'name': name, 'backend': backend, 'python': python}
+    plan.update(_env_paths(env, name, home, backend, python, conda_prefix, settings))
+    reqs = requirements(base, variant, picked['torchvision'], picked['torchaudio'],
+                        numpy_requirement(base, python) if picked['numpy'] else None)
+    sources = _sources(variant, settings)
+    plan.update(_layer(layered_on, python, reqs, sources, root, settings))
+    plan.update(_install_entries(name, picked, base, variant, variant_source, reqs, gpu_facts))
+    plan['torch_source'] = torch_source(sources, plan['layer_site_packages'] if layered_on else None)
+    plan.update(_check_files(plan['path'], root, settings))
     plan['check_expect'] = check_expectation(plan, gpu_facts)
     return plan, []
 

@@ -610,7 +610,8 @@ def pytorch_env(inputs):
     inputs.check('pytorch_env_ca_bundle', v.not_abs_path, empty=True, what='the absolute path of a CA bundle on the host')
     inputs.check('pytorch_env_install_timeout', v.not_int, 1, 2 * v.DAY, 'seconds')
     inputs.check('pytorch_env_matmul_size', not_matmul_size, inputs.context)
-    inputs.check('pytorch_env_report_dir', v.not_str, empty=False)
+    if inputs.check('pytorch_env_report_dir', v.not_str, empty=False) and inputs.get('pytorch_env_verify', True) in v.BOOLEANS_TRUE:
+        _report_dir(inputs, 'pytorch_env_report_dir')  # the reports are written when the role verifies
     granted = inputs.get('pytorch_env_allowed_env_dirs') or []
     if not _granted_dirs(inputs, 'pytorch_env_allowed_env_dirs'):
         granted = []
@@ -627,8 +628,20 @@ def pytorch_env(inputs):
 # fleet_report
 # --------------------------------------------------------------------------------------------------
 
+def _report_dir(inputs, name):
+    """The controller directory the role writes reports to is not inside an inventory directory (given
+    context['inventory_sources'], ansible_inventory_sources)."""
+    sources = inputs.context.get('inventory_sources')
+    if sources is None or not isinstance(inputs.get(name), str) or not inputs.get(name):
+        return
+    problem = v.report_dir_problem(inputs.get(name), sources, name)
+    if problem:
+        inputs.errors.append(problem)
+
+
 def fleet_report(inputs):
-    inputs.check('fleet_report_dir', v.not_str, empty=False)
+    if inputs.check('fleet_report_dir', v.not_str, empty=False):
+        _report_dir(inputs, 'fleet_report_dir')
     inputs.check('fleet_report_name', v.not_matching, _NAME_RE,
                  'a file base name of letters, digits, ".", "_" or "-" (no directory)')
     inputs.check('fleet_report_title', v.not_str)
@@ -705,11 +718,41 @@ def role_prefixes(role):
     return [role] + list(INCLUDES.get(role, ()))
 
 
+# What a role says on a platform its per-OS layers do not support (vars/main.yml, __<role>_platforms, merged by
+# labops.dlstack.platform_vars and handed over as context['platform']; context['host'] names the host's OS).
+UNSUPPORTED = {
+    'apt_components': 'apt_components: no archive layout is known for {host}; supported are Debian and Ubuntu.',
+    'ca_trust': 'ca_trust: no trust-store layout is known for {host}; supported are Debian and Ubuntu.',
+    'conda': 'conda: {host} is not supported; supported are Debian and Ubuntu (Linux x86_64, aarch64, ppc64le).',
+    'nvidia_repo': 'nvidia_repo: {host} has no apt known to the role; supported are Debian and Ubuntu.',
+    'cuda_toolkit': 'cuda_toolkit: {host} is not supported; supported are Debian 12 and 13, Ubuntu 22.04 and 24.04.',
+    'nvidia_driver': 'nvidia_driver: supported are Debian 12/13 and Ubuntu 22.04/24.04, not {host}.',
+}
+
+
+def platform_errors(role, values, context):
+    """The platform's refusal, first of all messages: the role's layers say it is not supported, or (pytorch_env)
+    no Python version is known for it and pytorch_env_python does not say one."""
+    platform = (context or {}).get('platform')
+    if not isinstance(platform, dict):
+        return []
+    host = (context or {}).get('host') or 'this platform'
+    if role == 'pytorch_env':
+        if not (values or {}).get('pytorch_env_python') and not platform.get('default_python'):
+            return ['pytorch_env_python: no default Python version is known for %s; set pytorch_env_python '
+                    '(for example "3.12").' % host]
+        return []
+    if role in UNSUPPORTED and not platform.get('supported'):
+        return [UNSUPPORTED[role].format(host=host)]
+    return []
+
+
 def input_errors(role, values, context=None):
-    """The messages of everything wrong in the variables of role (and of the roles it includes)."""
+    """The messages of everything wrong in the variables of role (and of the roles it includes), the platform's
+    refusal first when the context has the role's platform data."""
     if role not in ROLES:
         raise ValueError('no input rules for role %r (known: %s)' % (role, ', '.join(sorted(ROLES))))
-    errors = []
+    errors = platform_errors(role, values, context)
     for name in role_prefixes(role):
         inputs = v.Inputs(dict((k, val) for k, val in (values or {}).items() if k in VARIABLES[name]), context)
         ROLES[name](inputs)

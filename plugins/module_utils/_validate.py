@@ -239,10 +239,6 @@ def requirement(value):
         return None, '%s is not a requirement (%s); accepted: %s' % (show(value), reason, accepted)
 
 
-def not_requirement(value):
-    return requirement(value)[1]
-
-
 # --------------------------------------------------------------------------------------------------
 # paths
 # --------------------------------------------------------------------------------------------------
@@ -448,6 +444,25 @@ def not_url_template(value, fields, schemes=WEB_FILE, credentials_hint=None):
 # --------------------------------------------------------------------------------------------------
 # applying the checks to a role's variables
 # --------------------------------------------------------------------------------------------------
+
+def report_dir_problem(report_dir, inventory_sources, variable='fleet_report_dir'):
+    """Why the controller directory ``report_dir`` must not receive reports, or '' when it may.
+
+    Ansible parses every file under an inventory source that is a directory as inventory (JSON as
+    YAML, HTML as nothing it knows), so reports written there warn on every later run, or add
+    groups. ``inventory_sources`` is ``ansible_inventory_sources``; only its directories count.
+    """
+    if isinstance(inventory_sources, str):
+        inventory_sources = [inventory_sources]
+    target = os.path.realpath(os.path.expanduser(str(report_dir)))
+    for source in inventory_sources or []:
+        source = os.path.realpath(os.path.expanduser(str(source)))
+        if os.path.isdir(source) and (target == source or target.startswith(source.rstrip(os.sep) + os.sep)):
+            return ('%s (%s) is inside the inventory directory %s, which Ansible parses as inventory on every run: '
+                    'point -i at the inventory file (for example -i %s) or set %s to a directory outside it.'
+                    % (variable, target, source, os.path.join(source, 'hosts.yml'), variable))
+    return ''
+
 
 class Inputs(object):
     """The values of one role's variables (name -> value) and the messages of what is wrong with them.

@@ -107,6 +107,13 @@ owner_uid:
   returned: always
   type: int
   sample: 1001
+in_check_mode:
+  description:
+    - Whether the module ran in check mode, by C(--check) or by C(check_mode) set on a play, a block or a task
+      (C(ansible_check_mode) only tells the first). The conda role decides from the first user's read.
+  returned: always
+  type: bool
+  sample: false
 conda_info:
   description:
     - Main fields of C(conda info --json) (conda_version, python_version, root_prefix, platform, channels, envs).
@@ -143,7 +150,7 @@ def main():
         if rc != 0:
             module.fail_json(msg='%s info --json failed (rc %d): %s' % (result['conda_exe'], rc, (err or out).strip()[-2000:]), **result)
         result['conda_info'] = parse_conda_info(out)
-    module.exit_json(changed=False, **result)
+    module.exit_json(changed=False, in_check_mode=module.check_mode, **result)
 
 
 if __name__ == '__main__':

@@ -41,12 +41,11 @@ def _install_collection_root():
         os.symlink(REPO_ROOT, os.path.join(root, 'ansible_collections', 'labops', 'dlstack'))
     if root not in sys.path:
         sys.path.insert(0, root)
-    try:
-        from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
+    try:  # ansible-core's public entry point (2.15+): installs its collection finder for these paths
+        from ansible.plugins.loader import init_plugin_loader
     except ImportError:  # ansible-core not installed: plain namespace-package imports still work
         return
-    finder = _AnsibleCollectionFinder(paths=[root], scan_sys_paths=False)
-    finder._install()  # pylint: disable=protected-access
+    init_plugin_loader([root])
 
 
 if not _already_importable():

@@ -53,3 +53,16 @@ def test_arch_check_through_the_filter():
         'CUDA 11.8: nvcc --list-gpu-arch has no compute_100 for NVIDIA B200 (10.0, Blackwell)')
     with pytest.raises(AnsibleFilterError):
         flt.cuda_toolkit_arch_check(text, '11.8', ['not a dict'])
+
+
+def test_plan_reads_the_toolkits_found_from_the_registered_nvcc_loop():
+    from ansible_collections.labops.dlstack.plugins.module_utils import _cuda_toolkit as ct
+    release_13 = 'nvcc: NVIDIA (R) Cuda compiler driver\nCuda compilation tools, release 13.0, V13.0.88\n'
+    reads = [{'rc': 0, 'stdout': release_13, '__cuda_toolkit_dir': '/usr/local/cuda-13.0'},
+             {'rc': 127, 'stdout': '', '__cuda_toolkit_dir': '/usr/local/cuda-12.9'},  # no working nvcc
+             {'rc': 0, 'stdout': 'garbage', '__cuda_toolkit_dir': '/usr/local/cuda-12.8'},  # names no release
+             {'skipped': True}]
+    assert ct.installed_from_reads(reads) == {'13.0': '/usr/local/cuda-13.0'}
+    assert ct.link_target({'islnk': True, 'lnk_source': '/usr/local/cuda-13.0'}) == '/usr/local/cuda-13.0'
+    assert ct.link_target({'islnk': False, 'exists': True}) is None
+    assert ct.link_target({}) is None and ct.link_target(None) is None

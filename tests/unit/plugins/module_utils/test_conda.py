@@ -430,3 +430,18 @@ def test_verify_summary_names_what_is_wrong(tmp_path):
     assert entry['message'] == (
         'conda (alice): %s holds 26.3.2-3, expected 26.3.2-4; conda 26.1.0, expected 26.3.2; owned by uid %d, not alice'
         % (prefix, uid))
+
+
+def test_prefix_actions_one_per_user_state_from_each():
+    users = [{'name': 'alice', 'state': 'present', 'prefix': '/home/alice/miniforge3'},
+             {'name': 'bob', 'state': 'absent', 'prefix': '/home/bob/miniforge3'}]
+    infos = [{'prefix': '/home/alice/miniforge3', 'exists': False}, {'prefix': '/home/bob/miniforge3', 'exists': True}]
+    actions = _conda.prefix_actions(infos, users, WANT)
+    assert dict((k, a['action']) for k, a in actions.items()) == {'alice': 'install', 'bob': 'remove'}
+    assert 'argv' not in actions['alice']
+    actions = _conda.prefix_actions(infos, users, dict(WANT, installer='/var/cache/labops-dlstack/conda/Miniforge3.sh'))
+    assert actions['alice']['argv'] == ['bash', '/var/cache/labops-dlstack/conda/Miniforge3.sh', '-b', '-p', '/home/alice/miniforge3']
+    assert 'argv' not in actions['bob']  # removed, not installed
+    assert _conda.prefix_actions([], [], WANT) == {}
+    with pytest.raises(ValueError, match='1 prefix reads for 2 users'):
+        _conda.prefix_actions(infos[:1], users, WANT)

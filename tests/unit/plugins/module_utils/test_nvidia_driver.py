@@ -923,3 +923,20 @@ def test_headers_metapackage_only_where_apt_has_it():
     p = nd.plan(NO_GPU_HOST, 'Debian', '12', 'x86_64', '6.1.0-57-amd64', branch='535', flavour='proprietary',
                 install_without_gpu=True, available=avail)
     assert p['packages'][-1] == 'linux-headers-amd64'
+
+
+def test_repo_settings_follow_the_host_and_each_variable():
+    from ansible_collections.labops.dlstack.plugins.module_utils._nvidia_driver import repo_settings
+    base = 'https://developer.download.nvidia.com/compute/cuda/repos/'
+    got = repo_settings('Debian', '13.2', 'x86_64', base_url=base)
+    assert got == {'path': 'debian13/x86_64', 'url': base + 'debian13/x86_64/',
+                   'key_url': base + 'debian13/x86_64/8793F200.pub',
+                   'fingerprint': '02182E60104FCDC26EAE1B8597A5D4CB8793F200', 'errors': []}
+    got = repo_settings('Ubuntu', '24.04', 'aarch64', base_url=base, url='file:///srv/mirror/', key_fingerprint='abcd' * 10)
+    assert (got['path'], got['url'], got['key_url'], got['fingerprint']) == (
+        'ubuntu2404/sbsa', 'file:///srv/mirror/', 'file:///srv/mirror/3bf863cc.pub', 'ABCD' * 10)
+    # a host NVIDIA has no directory for: refused unless the variables name one
+    assert repo_settings('Fedora', '41', 'x86_64', base_url=base)['errors'][0].startswith(
+        "nvidia_repo: NVIDIA's CUDA repository has no directory for Fedora 41 x86_64")
+    named = repo_settings('Fedora', '41', 'x86_64', distro='debian12', arch='x86_64', base_url=base)
+    assert (named['path'], named['errors']) == ('debian12/x86_64', [])

@@ -133,7 +133,7 @@ def test_explicit_variant_without_the_gpu_architecture():
                         'the GPU(s) here have compute capability 6.0 (variants that fit: cu126)']
     plan = pe.plan_environments([{'user': 'bob', 'envs': [{'name': 'x', 'variant': 'cu130'}]}], SETTINGS, pascal, HOMES)
     assert plan['envs'] == []
-    assert plan['errors'] == ['pytorch_env_users[bob].envs[x].variant: cu130 cannot work on this host: ' + problems[0]]
+    assert plan['errors'] == ['pytorch_env_users[bob].envs[x].variant (or pytorch_env_variant): cu130 cannot work on this host: ' + problems[0]]
     assert pe.variant_problems(pascal, '2.13.0', 'cu126') == []
 
 
@@ -144,26 +144,26 @@ def test_explicit_variant_without_the_gpu_architecture():
     ([{'user': 'carol'}], {},
      'pytorch_env_users[carol]: user carol does not exist on this host (create it first, e.g. with ansible.builtin.user)'),
     ([{'user': 'bob', 'envs': [{'name': 'x', 'torch_version': '2.3.1'}]}], {},
-     'pytorch_env_users[bob].envs[x].torch_version: torch 2.3 is not in the tables (known: 2.4, 2.5, 2.6, 2.7, '
+     'pytorch_env_users[bob].envs[x].torch_version (or pytorch_env_torch_version): torch 2.3 is not in the tables (known: 2.4, 2.5, 2.6, 2.7, '
      '2.8, 2.9, 2.10, 2.11, 2.12, 2.13, 2.14, 2.15)'),
     ([{'user': 'bob', 'envs': [{'name': 'x', 'torch_version': '2.13.0+cu130'}]}], {},
-     'pytorch_env_users[bob].envs[x].torch_version: give the variant in variant, not as +cu130'),
+     'pytorch_env_users[bob].envs[x].torch_version (or pytorch_env_torch_version): give the variant in variant, not as +cu130'),
     ([{'user': 'bob', 'envs': [{'name': 'x', 'python': '3.9'}]}], {},
-     'pytorch_env_users[bob].envs[x].python: torch 2.13 has wheels for Python 3.10-3.14, not 3.9'),
+     'pytorch_env_users[bob].envs[x].python (or pytorch_env_python): torch 2.13 has wheels for Python 3.10-3.14, not 3.9'),
     # PyPI torch 2.13.0 has cp310 .. cp314 wheels only: no 3.15 (issue #19 audit, pypi.org simple API)
     ([{'user': 'bob', 'envs': [{'name': 'x', 'python': '3.15'}]}], {},
-     'pytorch_env_users[bob].envs[x].python: torch 2.13 has wheels for Python 3.10-3.14, not 3.15'),
+     'pytorch_env_users[bob].envs[x].python (or pytorch_env_python): torch 2.13 has wheels for Python 3.10-3.14, not 3.15'),
     # torch 2.15.0: Requires-Python >=3.11 (PyPI)
     ([{'user': 'bob', 'envs': [{'name': 'x', 'python': '3.10', 'torch_version': '2.15.0'}]}], {},
-     'pytorch_env_users[bob].envs[x].python: torch 2.15 has wheels for Python 3.11-3.15, not 3.10'),
+     'pytorch_env_users[bob].envs[x].python (or pytorch_env_python): torch 2.15 has wheels for Python 3.11-3.15, not 3.10'),
     # torch 2.5 has a cp313 wheel for x86_64 on PyPI, none for aarch64
     ([{'user': 'bob', 'envs': [{'name': 'x', 'python': '3.13', 'torch_version': '2.5.1'}]}], {'machine': 'aarch64'},
-     'pytorch_env_users[bob].envs[x].python: torch 2.5 has wheels for Python 3.9-3.12, not 3.13'),
+     'pytorch_env_users[bob].envs[x].python (or pytorch_env_python): torch 2.5 has wheels for Python 3.9-3.12, not 3.13'),
     ([{'user': 'bob', 'envs': [{'name': 'x', 'backend': 'conda'}]}], {},
-     'pytorch_env_users[bob].envs[x].backend: conda, but no conda prefix is known for bob '
+     'pytorch_env_users[bob].envs[x].backend (or pytorch_env_backend): conda, but no conda prefix is known for bob '
      '(pytorch_env_conda_prefixes, or run labops.dlstack.conda first)'),
     ([{'user': 'bob', 'envs': [{'name': 'x', 'torchvision': True, 'torch_version': '2.3.1'}]}], {},
-     'pytorch_env_users[bob].envs[x].torch_version: torch 2.3 is not in the tables (known: 2.4, 2.5, 2.6, 2.7, '
+     'pytorch_env_users[bob].envs[x].torch_version (or pytorch_env_torch_version): torch 2.3 is not in the tables (known: 2.4, 2.5, 2.6, 2.7, '
      '2.8, 2.9, 2.10, 2.11, 2.12, 2.13, 2.14, 2.15)'),
     ([{'user': 'bob', 'envs': [{'name': 'a b'}]}], {},
      "pytorch_env_users[bob].envs[0].name: 'a b' must be letters, digits, \".\", \"_\" or \"-\""),

@@ -408,3 +408,46 @@ def test_messages_never_show_a_password():
               'conda_installer_mirror': 'ftp:/lab:s3cret@x', 'conda_channel_alias': 'https://lab:s3cret@ bad'}
     errors = role_input_errors(values, 'conda')
     assert len(errors) == 3 and not any('s3cret' in e for e in errors), errors
+
+
+FEDORA = {'distribution': 'Fedora', 'distribution_version': '41'}
+
+
+@pytest.mark.parametrize('role, start', [
+    ('ca_trust', 'ca_trust: no trust-store layout is known for Fedora 41; supported are Debian and Ubuntu.'),
+    ('apt_components', 'apt_components: no archive layout is known for Fedora 41;'),
+    ('conda', 'conda: Fedora 41 is not supported; supported are Debian and Ubuntu'),
+    ('cuda_toolkit', 'cuda_toolkit: Fedora 41 is not supported;'),
+    ('nvidia_driver', 'nvidia_driver: supported are Debian 12/13 and Ubuntu 22.04/24.04, not Fedora 41.'),
+])
+def test_platform_refusal_comes_first(role, start):
+    values = {'conda_state': 'sideways'} if role == 'conda' else {}
+    errors = role_input_errors(values, role, platform={'supported': False}, facts=FEDORA)
+    assert errors[0].startswith(start), errors
+    assert role_input_errors({}, role, platform={'supported': True}, facts=FEDORA) == []
+    assert role_input_errors({}, role) == []  # no platform data given: no platform check
+
+
+def test_pytorch_env_needs_a_python_version_where_none_is_known():
+    refused = role_input_errors({'pytorch_env_python': ''}, 'pytorch_env', platform={'default_python': ''}, facts=FEDORA)
+    assert refused == ['pytorch_env_python: no default Python version is known for Fedora 41; set pytorch_env_python '
+                       '(for example "3.12").']
+    assert role_input_errors({'pytorch_env_python': '3.12'}, 'pytorch_env', platform={'default_python': ''}) == []
+    assert role_input_errors({'pytorch_env_python': ''}, 'pytorch_env', platform={'default_python': '3.11'}) == []
+
+
+@pytest.mark.parametrize('role, name', [('fleet_report', 'fleet_report_dir'), ('pytorch_env', 'pytorch_env_report_dir')])
+def test_report_dir_inside_an_inventory_directory_is_refused_before_anything(tmp_path, role, name):
+    inventory = tmp_path / 'inventory'
+    inventory.mkdir()
+    errors = role_input_errors({name: str(inventory / 'reports')}, role, inventory_sources=[str(inventory)])
+    assert len(errors) == 1 and errors[0].startswith('%s (%s) is inside the inventory directory' % (name, inventory / 'reports'))
+    hosts = inventory / 'hosts.yml'
+    hosts.write_text('all: {}\n')
+    assert role_input_errors({name: str(tmp_path / 'reports')}, role, inventory_sources=[str(inventory)]) == []
+    assert role_input_errors({name: str(inventory / 'reports')}, role, inventory_sources=str(hosts)) == []  # a file
+
+
+def test_pytorch_env_report_dir_not_checked_when_it_does_not_verify(tmp_path):
+    values = {'pytorch_env_report_dir': str(tmp_path), 'pytorch_env_verify': False}
+    assert role_input_errors(values, 'pytorch_env', inventory_sources=[str(tmp_path)]) == []

@@ -45,6 +45,7 @@ def test_reads_files_without_running_conda(capsys, tmp_path, check_mode):
         (True, True, prefix + '/bin/conda', '26.3.2', '3.13.5', 'miniforge', {}, False)
     assert 'conda_info' not in result
     assert not os.path.exists(prefix + '/bin/conda.ran')
+    assert result['in_check_mode'] is check_mode  # what the conda role reads for check mode
 
 
 def test_conda_info_runs_the_prefix_conda(capsys, tmp_path):
