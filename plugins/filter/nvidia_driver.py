@@ -19,12 +19,14 @@ from ansible_collections.labops.dlstack.plugins.module_utils._nvidia_driver impo
     cuda_repo_path,
     dkms_build_error,
     dkms_state,
+    host_report,
     nvidia_repo_key,
     repo_settings,
     parse_apt_cache_policy,
     parse_dpkg_query,
     plan,
     reboot_decision,
+    role_result,
     verify_after_reboot,
 )
 
@@ -37,6 +39,19 @@ def nvidia_driver_plan(gpu, **kwargs):
         return plan(gpu, **kwargs)
     except TypeError as exc:
         raise AnsibleFilterError('nvidia_driver_plan: %s' % exc) from exc
+
+
+def nvidia_driver_result(planned, gpu, installed_version='', kernel_module_version='', reboot=None, hold=True):
+    """__nvidia_driver_plan | nvidia_driver_result(ansible_facts['dlstack_gpu'], ...) -> the fact nvidia_driver_result."""
+    return role_result(planned, gpu, installed_version=installed_version, kernel_module_version=kernel_module_version,
+                       reboot=reboot, hold=bool(hold))
+
+
+def nvidia_driver_host_report(result):
+    """nvidia_driver_result | nvidia_driver_host_report -> what the host report holds."""
+    if not isinstance(result, dict):
+        raise AnsibleFilterError('nvidia_driver_host_report: the input must be nvidia_driver_result (a dict)')
+    return host_report(result)
 
 
 def nvidia_driver_candidates(distribution, **kwargs):
@@ -118,6 +133,8 @@ class FilterModule:
     def filters(self):
         return {
             'nvidia_driver_plan': nvidia_driver_plan,
+            'nvidia_driver_result': nvidia_driver_result,
+            'nvidia_driver_host_report': nvidia_driver_host_report,
             'nvidia_repo_settings': nvidia_repo_settings,
             'nvidia_driver_candidates': nvidia_driver_candidates,
             'nvidia_driver_apt_policy': nvidia_driver_apt_policy,

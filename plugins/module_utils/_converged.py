@@ -41,7 +41,8 @@ def _code_files(role_path):
     root = os.path.realpath(role_path)
     collection = os.path.dirname(os.path.dirname(root))
     bases = [os.path.join(root, sub) for sub in ('defaults', 'files', 'handlers', 'meta', 'tasks', 'templates', 'vars')]
-    bases.append(os.path.join(collection, 'plugins', 'module_utils'))
+    # the decisions (module_utils) and what hands them to the tasks (the filters, the role_plan action)
+    bases.extend(os.path.join(collection, 'plugins', sub) for sub in ('action', 'filter', 'module_utils'))
     out = []
     for base in bases:
         for top, dirs, names in os.walk(base):

@@ -1162,3 +1162,52 @@ def built_module_problems(modinfo, installed_version, module, kernel):
         return ['the %s kernel module for kernel %s is %s, the installed driver %s: run dkms autoinstall -k %s'
                 % (module, kernel, built, installed, kernel)]
     return []
+
+
+# What the role publishes (the fact nvidia_driver_result) and writes on the host (nvidia_driver_report_path).
+RESULT_FROM_PLAN = ('action', 'mode', 'platform', 'source', 'branch', 'flavour', 'kernel_module_type', 'kernel_release',
+                    'kernel_module', 'without_gpu', 'not_installable', 'packages', 'why_no_kernel_module',
+                    'host_would_need', 'notes', 'deferred')
+REBOOT_KEYS = ('reboot_required', 'reboot_reasons', 'reboot_not_done_because')
+
+
+def role_result(planned, gpu, installed_version='', kernel_module_version='', reboot=None, hold=True):
+    """The fact nvidia_driver_result: what the role decided and found.
+
+    planned: the plan (with `deferred`, the sentence of a step running GPU work held back, or None); gpu:
+    ansible_facts['dlstack_gpu'] as the run leaves the host; installed_version: the driver package's version
+    ('' when the role did not install); kernel_module_version: what modinfo read for the built module ('' when
+    not read); reboot: reboot_decision() (None when the role decided none); hold: nvidia_driver_hold."""
+    planned = planned if isinstance(planned, dict) else {}
+    gpu = gpu if isinstance(gpu, dict) else {}
+    driver = gpu.get('driver') or {}
+    reboot = reboot if isinstance(reboot, dict) else {}
+    loaded = bool(driver.get('loaded'))
+    result = dict((key, planned.get(key)) for key in RESULT_FROM_PLAN)
+    result.update({
+        'kernel_module_version': str(kernel_module_version or '').strip() or None,
+        'held': list(planned.get('hold') or []) if hold else [],
+        'removed': planned.get('remove'),
+        'installed_version': installed_version or '',
+        'loaded_version': driver.get('version') if loaded else None,
+        'gpu_status': gpu.get('status'),
+        'kernel_module_loaded': loaded,
+        'reboot_required': bool(reboot.get('required', False)),
+        'reboot_reasons': list(reboot.get('reasons') or []),
+        'reboot_not_done_because': reboot.get('why_not'),
+    })
+    return result
+
+
+def host_report(result):
+    """What the host report says: the host, the same on every run that changes nothing. A reboot this run did is
+    no longer pending (it is kept in nvidia_driver-reboot.json); one still to do is reboot_pending, with why."""
+    result = dict(result or {})
+    pending = bool(result.get('reboot_required')) and result.get('reboot_not_done_because') is not None
+    report = dict((key, value) for key, value in result.items() if key not in REBOOT_KEYS)
+    report.update({
+        'reboot_pending': pending,
+        'reboot_pending_reasons': result.get('reboot_reasons') or [] if pending else [],
+        'reboot_pending_because': result.get('reboot_not_done_because') if pending else None,
+    })
+    return report

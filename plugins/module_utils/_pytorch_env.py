@@ -316,9 +316,15 @@ def layer_key(python, reqs, sources):
 
 
 def uv_install_argv(uv, layer_dir, cache_dir, reqs, sources):
-    """argv of the root-side `uv pip install` into a layer (link mode hardlink from the root cache)."""
+    """argv of the root-side `uv pip install` into a layer (link mode hardlink from the root cache).
+
+    --compile-bytecode: uv leaves the .pyc files to the first import ("By default, uv does not compile Python
+    (.py) files to bytecode ... compilation is performed lazily the first time a module is imported",
+    https://docs.astral.sh/uv/reference/cli/#uv-pip-install--compile-bytecode), and in a root-owned layer a
+    user's import cannot write them: every `import torch` compiled its 5885 files again (3.5 s against 2.2 s
+    with bytecode, measured as alice in the bench's containers)."""
     argv = [uv, 'pip', 'install', '--python', layer_dir + '/bin/python', '--cache-dir', cache_dir,
-            '--link-mode', 'hardlink', '--no-progress']
+            '--link-mode', 'hardlink', '--compile-bytecode', '--no-progress']
     if sources.get('index_url'):
         argv += ['--index-url', sources['index_url']]
     if sources.get('torch_index_url'):

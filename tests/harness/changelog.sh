@@ -86,6 +86,7 @@ if missing:
     sys.exit('not in the release: %s' % ', '.join(missing))
 PY
   for role in "$tree"/roles/*/; do
+    case $(basename "$role") in _*) continue ;; esac  # internal (roles/_common): no argument_specs, not documented
     grep -q "^- labops.dlstack.$(basename "$role") - " "$tree/CHANGELOG.rst" || fail "role $(basename "$role") not under New Roles"
   done
   for module in "$tree"/plugins/modules/*.py; do

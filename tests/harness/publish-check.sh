@@ -35,14 +35,18 @@ status=0
     GALAXY_IMPORTER_ANSIBLE_LOCAL_TMP="$work/tmp" GALAXY_IMPORTER_TMP_ROOT_DIR="$work/tmp" \
     "$pub/bin/python" -m galaxy_importer.main "$tarball"
 ) >"$work/importer.log" 2>&1 || status=$?
-problems=$(grep -E '^(ERROR|WARNING|CRITICAL)' "$work/importer.log" || true)
+# One warning is known and kept: the internal role's name, roles/_common (the leading underscore marks it internal,
+# as prometheus.prometheus's roles/_common; .ansible-lint-ignore says the same to ansible-lint). Only that exact line.
+known='^WARNING: roles/_common:1: role-name: Role name _common does not match '
+kept=$(grep -cE "$known" "$work/importer.log" || true)
+problems=$(grep -E '^(ERROR|WARNING|CRITICAL)' "$work/importer.log" | grep -vE "$known" || true)
 if [ "$status" != 0 ] || [ -n "$problems" ]; then
   echo "publish: galaxy-importer (exit $status) on $(basename "$tarball"):" >&2
   grep -vE '^(Loading |    )' "$work/importer.log" >&2 || true
   exit 1
 fi
 contents=$("$pub/bin/python" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(len(d["contents"]))' "$work/importer_result.json")
-echo "publish: galaxy-importer $("$pub/bin/python" -c 'import galaxy_importer; print(galaxy_importer.__version__)') clean on $(basename "$tarball"): $contents contents, 0 errors, 0 warnings ($((SECONDS - start))s)"
+echo "publish: galaxy-importer $("$pub/bin/python" -c 'import galaxy_importer; print(galaxy_importer.__version__)') clean on $(basename "$tarball"): $contents contents, 0 errors, 0 warnings besides the $kept known one (roles/_common's name) ($((SECONDS - start))s)"
 
 start=$SECONDS
 status=0

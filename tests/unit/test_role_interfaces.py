@@ -5,6 +5,7 @@ each with a type and a description, names carry the role's prefix, and docs/role
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -12,7 +13,8 @@ import pytest
 import yaml
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
-ROLES = sorted(d for d in os.listdir(os.path.join(ROOT, 'roles')) if os.path.isdir(os.path.join(ROOT, 'roles', d)))
+ALL_ROLES = sorted(d for d in os.listdir(os.path.join(ROOT, 'roles')) if os.path.isdir(os.path.join(ROOT, 'roles', d)))
+ROLES = [role for role in ALL_ROLES if not role.startswith('_')]  # the public ones; _common is internal
 
 
 def _yaml(*parts):
@@ -22,6 +24,24 @@ def _yaml(*parts):
 
 def test_every_role_is_listed():
     assert ROLES == ['apt_components', 'ca_trust', 'conda', 'cuda_toolkit', 'fleet_report', 'nvidia_driver', 'nvidia_repo', 'pytorch_env']
+    assert ALL_ROLES == ['_common'] + ROLES
+
+
+def test_the_internal_role_has_no_interface_of_its_own():
+    """_common is imported by tasks_from only: no main, no variables of its own (what it reads are the playbooks'
+    dlstack_* inventory variables, each named in the header of the task file that reads it), and no
+    argument_specs, which would add a validation task to every import."""
+    base = os.path.join(ROOT, 'roles', '_common')
+    assert sorted(os.listdir(base)) == ['README.md', 'meta', 'tasks']
+    assert os.listdir(os.path.join(base, 'meta')) == ['main.yml']
+    tasks = sorted(os.listdir(os.path.join(base, 'tasks')))
+    assert 'main.yml' not in tasks and tasks
+    for name in tasks:
+        with open(os.path.join(base, 'tasks', name), encoding='utf-8') as handle:
+            text = handle.read()
+        assert text.startswith('---\n# '), '%s: says in its header what it is for and who imports it' % name
+        for var in sorted(set(re.findall(r'\b(dlstack_[a-z_]+)\b', text))):
+            assert var in text.split('\n- name:', 1)[0], '%s: %s is not named in the header' % (name, var)
 
 
 @pytest.mark.parametrize('role', ROLES)

@@ -36,6 +36,11 @@ def test_fingerprint_follows_the_role_code(tmp_path):
     (tmp_path / 'coll' / 'plugins' / 'module_utils' / '__pycache__').mkdir()
     (tmp_path / 'coll' / 'plugins' / 'module_utils' / '__pycache__' / '_x.cpython-311.pyc').write_bytes(b'1')
     assert _converged.fingerprint({'a': 1}, str(role)) == third  # bytecode does not
+    for sub, name in (('filter', 'x.py'), ('action', 'role_plan.py')):
+        (tmp_path / 'coll' / 'plugins' / sub).mkdir()
+        (tmp_path / 'coll' / 'plugins' / sub / name).write_text('Y = 1\n')
+        assert _converged.fingerprint({'a': 1}, str(role)) != third  # what hands the decisions to the tasks does
+        third = _converged.fingerprint({'a': 1}, str(role))
 
 
 def test_file_digest_sees_content_mode_and_absence(tmp_path):

@@ -940,3 +940,54 @@ def test_repo_settings_follow_the_host_and_each_variable():
         "nvidia_repo: NVIDIA's CUDA repository has no directory for Fedora 41 x86_64")
     named = repo_settings('Fedora', '41', 'x86_64', distro='debian12', arch='x86_64', base_url=base)
     assert (named['path'], named['errors']) == ('debian12/x86_64', [])
+
+
+# --- the fact nvidia_driver_result and the host report ---------------------------------------------------------
+
+def _container_plan():
+    gpu = {'status': 'no_gpu', 'gpus': [], 'driver': {'loaded': False}, 'in_container': True}
+    planned = nd.plan(gpu, 'Debian', '12', kernel_release='6.1.0-57-amd64', install_without_gpu=True, branch='535',
+                      flavour='proprietary')
+    return dict(planned, deferred=None), gpu
+
+
+def test_role_result_from_a_container_install():
+    planned, gpu = _container_plan()
+    assert planned['action'] == 'install', planned['errors']
+    result = nd.role_result(planned, gpu, installed_version='535.309.01-0+deb12u1', kernel_module_version='\n',
+                            reboot={'required': False, 'reboot': False, 'reasons': [], 'why_not': None})
+    assert sorted(result) == sorted(nd.RESULT_FROM_PLAN + (
+        'kernel_module_version', 'held', 'removed', 'installed_version', 'loaded_version', 'gpu_status',
+        'kernel_module_loaded', 'reboot_required', 'reboot_reasons', 'reboot_not_done_because'))
+    assert result['action'] == 'install' and result['mode'] == 'container' and result['branch'] == 535
+    assert result['kernel_module_version'] is None  # modinfo said nothing
+    assert result['held'] == planned['hold'] and result['held']
+    assert result['installed_version'] == '535.309.01-0+deb12u1'
+    assert (result['loaded_version'], result['gpu_status'], result['kernel_module_loaded']) == (None, 'no_gpu', False)
+    assert (result['reboot_required'], result['reboot_reasons'], result['reboot_not_done_because']) == (False, [], None)
+    assert result['deferred'] is None
+
+
+def test_role_result_without_hold_reboot_or_install():
+    planned, gpu = _container_plan()
+    gpu = dict(gpu, driver={'loaded': True, 'version': '535.309.01'})
+    result = nd.role_result(dict(planned, deferred='waits: 1 GPU process (python, alice)'), gpu, hold=False)
+    assert result['held'] == [] and result['installed_version'] == ''
+    assert result['loaded_version'] == '535.309.01' and result['kernel_module_loaded'] is True
+    assert result['reboot_required'] is False and result['reboot_reasons'] == []
+    assert result['deferred'] == 'waits: 1 GPU process (python, alice)'
+
+
+def test_host_report_keeps_only_a_pending_reboot():
+    planned, gpu = _container_plan()
+    done = nd.role_result(planned, gpu, reboot={'required': True, 'reasons': ['nouveau is loaded'], 'why_not': None})
+    report = nd.host_report(done)
+    assert not set(nd.REBOOT_KEYS) & set(report)
+    assert (report['reboot_pending'], report['reboot_pending_reasons'], report['reboot_pending_because']) == (False, [], None)
+    left = nd.role_result(planned, gpu, reboot={'required': True, 'reasons': ['nouveau is loaded'],
+                                                'why_not': 'nvidia_driver_reboot is never'})
+    report = nd.host_report(left)
+    assert (report['reboot_pending'], report['reboot_pending_reasons'], report['reboot_pending_because']) == (
+        True, ['nouveau is loaded'], 'nvidia_driver_reboot is never')
+    assert {k: v for k, v in report.items() if not k.startswith('reboot_pending')} == {
+        k: v for k, v in left.items() if k not in nd.REBOOT_KEYS}

@@ -91,7 +91,8 @@ def test_layer_key_changes_with_what_shapes_the_layer():
 def test_wheelhouse_only_sources():
     settings = dict(SETTINGS, index_url_template='', find_links=['/opt/wheels'], offline=True)
     layer = pe.plan_environments([{'user': 'bob'}], settings, CONTAINER, HOMES)['layers'][0]
-    assert layer['install_argv'][10:] == [
+    assert layer['install_argv'][8:11] == ['hardlink', '--compile-bytecode', '--no-progress']  # .pyc for every user
+    assert layer['install_argv'][11:] == [
         '--index-url', 'https://pypi.org/simple', '--find-links', '/opt/wheels', '--offline', 'torch==2.13.0+cpu',
         'numpy>=1.26.2,<3', 'pip']
 

@@ -1,0 +1,108 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""labops.dlstack.role_plan: a role's validation and its plan in one task, on the controller.
+
+Every role of the collection used to spend three tasks on this before it changed anything: an assert over
+role_input_errors, a set_fact of the plan, an assert over the plan's errors. This action does the three in
+one step (the rules stay in plugins/module_utils/_role_inputs.py, the plans in each role's module_utils);
+the task registers the result, which is the plan. Documentation: plugins/modules/role_plan.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.labops.dlstack.plugins.filter.conda import conda_installer, conda_user_plan
+from ansible_collections.labops.dlstack.plugins.filter.nvidia_driver import nvidia_driver_candidates, nvidia_driver_plan
+from ansible_collections.labops.dlstack.plugins.filter.pytorch_env import pytorch_env_plan
+from ansible_collections.labops.dlstack.plugins.filter.role_input import role_input_errors
+
+# Keys Ansible gives a meaning to in a task result: a plan must not use them at its top level.
+RESERVED = frozenset(('changed', 'failed', 'skipped', 'msg', 'results', 'warnings', 'deprecations', 'invocation',
+                      'ansible_facts', 'diff', 'exception', 'rc', 'stdout', 'stderr', 'unreachable'))
+
+
+def _nvidia_driver(plan):
+    """The driver's plan (top level), with the arguments it was made from (`inputs`, for the re-plans of
+    tasks/sources.yml), the packages to ask apt about before those (`candidates`, where the plan installs) and
+    `deferred` (null until running GPU work holds a step back, tasks/busy.yml)."""
+    args = dict(plan)
+    result = dict(nvidia_driver_plan(args.pop('gpu', None), **args))
+    candidates = []
+    if result['action'] == 'install':
+        candidates = nvidia_driver_candidates(
+            args.get('distribution'), version=args.get('distribution_version'), kernel_release=result['kernel_release'],
+            source=args.get('source', 'distro'), branch=args.get('branch', 'auto'), flavour=args.get('flavour', 'auto'),
+            ubuntu_server=args.get('ubuntu_server', True))
+    result.update(inputs=args, candidates=candidates, deferred=None)
+    return result, result['errors'], ' | '
+
+
+def _conda(plan):
+    """The installer source and each user's plan; both refuse in one message."""
+    installer = conda_installer(**plan.get('installer', {}))
+    users = conda_user_plan(**plan.get('users', {}))
+    return {'installer': installer, 'plan': users}, list(installer['errors']) + list(users['errors']), '; '
+
+
+def _pytorch_env(plan):
+    """Every environment's plan (top level)."""
+    result = dict(pytorch_env_plan(**plan))
+    return result, result['errors'], None
+
+
+PLANNERS = {'nvidia_driver': _nvidia_driver, 'conda': _conda, 'pytorch_env': _pytorch_env}
+
+
+def run_plan(role, inputs, context=None, plan=None, refusals=None):
+    """(result, msg): msg is the refusal (None when the role may go on), result the plan.
+
+    The variables' own errors come first, then the refusals of what the role's tasks read on the host (empty
+    strings are no refusal), then the planner's."""
+    errors = role_input_errors(inputs, role, **dict(context or {}))
+    if errors:
+        return {}, ' | '.join(errors)
+    refusals = [str(text).strip() for text in refusals or [] if str(text or '').strip()]
+    if refusals:
+        return {}, ' | '.join(refusals)
+    if plan is None:
+        return {}, None
+    if role not in PLANNERS:
+        raise AnsibleActionFail('role_plan: no planner for role %r; known: %s' % (role, ', '.join(sorted(PLANNERS))))
+    if not isinstance(plan, Mapping):
+        raise AnsibleActionFail('role_plan: plan must be a dict of the planner\'s arguments, got %s' % type(plan).__name__)
+    result, errors, sep = PLANNERS[role](plan)
+    clash = sorted(RESERVED.intersection(result))
+    if clash:
+        raise AnsibleActionFail('role_plan: the plan of %s uses keys Ansible reserves: %s' % (role, ', '.join(clash)))
+    if errors:
+        return result, (sep.join(errors) if sep else str(list(errors)))
+    return result, None
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+    _supports_check_mode = True
+    _VALID_ARGS = frozenset(('role', 'inputs', 'context', 'refusals', 'plan'))
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp
+        dummy, args = self.validate_argument_spec(argument_spec={
+            'role': {'type': 'str', 'required': True},
+            'inputs': {'type': 'dict', 'required': True},
+            'context': {'type': 'dict', 'default': {}},
+            'refusals': {'type': 'list', 'elements': 'str', 'default': []},
+            'plan': {'type': 'dict'},
+        })
+        del dummy
+        planned, msg = run_plan(args['role'], args['inputs'], args['context'], args['plan'], args['refusals'])
+        result.update(planned)
+        result['changed'] = False
+        if msg:
+            result.update(failed=True, msg=msg)
+        return result

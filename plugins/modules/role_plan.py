@@ -1,0 +1,122 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# The work is done by the action plugin of the same name (plugins/action/role_plan.py), on the controller.
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: role_plan
+short_description: Validate a role's variables and plan the role, in one task on the controller
+version_added: 1.1.0
+description:
+  - The first decision of the roles of labops.dlstack that plan (C(nvidia_driver), C(conda), C(pytorch_env));
+    every variable of the role is checked by type and by meaning (the rules of the filter
+    P(labops.dlstack.role_input_errors#filter)), then the role's planner runs on O(plan), and the task fails
+    with the reasons when either refuses. Nothing on the host is read or changed; a role registers the result
+    and decides from it.
+  - One task instead of three (an assert of the input, a C(set_fact) of the plan, an assert of the plan), which a
+    re-run of a converged fleet pays on every host.
+  - Without O(plan), only the variables are checked (what P(labops.dlstack.role_input_errors#filter) does, with
+    the same messages).
+author: labops.dlstack maintainers (!UNKNOWN)
+options:
+  role:
+    description: The role whose rules and planner apply.
+    type: str
+    required: true
+    choices: [apt_components, ca_trust, conda, cuda_toolkit, fleet_report, nvidia_driver, nvidia_repo, pytorch_env]
+  inputs:
+    description: The role's variables, name to value (the names the role documents in its argument_specs).
+    type: dict
+    required: true
+  context:
+    description:
+      - What the host and the controller tell the rules, the keyword arguments of
+        P(labops.dlstack.role_input_errors#filter) (C(passwd), C(search_path), C(gpu), C(memtotal_mb), C(platform),
+        C(facts), C(inventory_sources)).
+    type: dict
+    default: {}
+  refusals:
+    description:
+      - What the role's tasks found wrong in what they read on the host (a missing file a variable names, a kernel
+        that is not installed), one sentence each; empty strings are no refusal. They are reported after the
+        variables' own errors and before the planner's.
+    type: list
+    elements: str
+    default: []
+  plan:
+    description:
+      - The planner's arguments; only for C(nvidia_driver) (the arguments of
+        P(labops.dlstack.nvidia_driver_plan#filter), with the GPU facts as C(gpu)), C(conda) (C(installer) and
+        C(users), the arguments of P(labops.dlstack.conda_installer#filter) and
+        P(labops.dlstack.conda_user_plan#filter)) and C(pytorch_env) (those of
+        P(labops.dlstack.pytorch_env_plan#filter)).
+    type: dict
+attributes:
+  action:
+    support: full
+    description: Runs on the controller; the host is not contacted.
+  check_mode:
+    support: full
+    description: Reads nothing and changes nothing, in check mode the same.
+  diff_mode:
+    support: none
+    description: Reports nothing to diff.
+seealso:
+  - module: labops.dlstack.converged
+"""
+
+EXAMPLES = r"""
+- name: Validate every variable of the role and plan it (before anything changes)
+  labops.dlstack.role_plan:
+    role: pytorch_env
+    inputs: "{{ dict(__names | zip(q('ansible.builtin.vars', *__names))) }}"
+    context:
+      passwd: "{{ ansible_facts['getent_passwd'] }}"
+      facts: "{{ ansible_facts }}"
+    plan:
+      users: "{{ pytorch_env_users }}"
+      settings: "{{ __pytorch_env_settings }}"
+      gpu_facts: "{{ ansible_facts['dlstack_gpu'] }}"
+      getent_passwd: "{{ ansible_facts['getent_passwd'] }}"
+  vars:
+    __names: "{{ q('ansible.builtin.varnames', '^pytorch_env_') }}"
+  register: __pytorch_env_plan
+"""
+
+RETURN = r"""
+msg:
+  description: Why the role refuses (each reason once, joined), when it does.
+  returned: failure
+  type: str
+  sample: "nvidia_driver_branch: 'latest' is not valid; accepted: auto, or a driver branch number such as \"580\""
+inputs:
+  description: For C(nvidia_driver), the planner's arguments without C(gpu) (the role plans again from them).
+  returned: success, role nvidia_driver
+  type: dict
+candidates:
+  description: For C(nvidia_driver), every package a plan for this host may need, to ask C(apt-cache policy) about (empty when the plan installs nothing).
+  returned: success, role nvidia_driver
+  type: list
+  elements: str
+deferred:
+  description: For C(nvidia_driver), null; the role sets the sentence of a step running GPU work holds back.
+  returned: success, role nvidia_driver
+  type: str
+installer:
+  description: For C(conda), where the installer comes from and how it is checked.
+  returned: success, role conda
+  type: dict
+plan:
+  description: For C(conda), each user's plan.
+  returned: success, role conda
+  type: dict
+errors:
+  description: For C(nvidia_driver) and C(pytorch_env), the plan's refusals (empty on success).
+  returned: success, roles nvidia_driver and pytorch_env
+  type: list
+  elements: str
+"""
