@@ -20,7 +20,7 @@ export PY_COLORS ?= 0
 export DLSTACK_WHEELHOUSE ?= $(CURDIR)/.cache/wheelhouse
 # Every scenario under molecule/, less those that need what CI lacks: gpu (a real GPU host) and
 # conda_online (internet to download Miniforge). Run those by name: make molecule MOLECULE_SCENARIOS=gpu
-MOLECULE_NOT_IN_CI := gpu conda_online vm
+MOLECULE_NOT_IN_CI := gpu conda_online vm kernel_upgrade
 # The VM lab (make vm): one Debian release per VM, one after the other
 VM_RELEASES ?= 12 13
 MOLECULE_SCENARIOS ?= $(filter-out $(MOLECULE_NOT_IN_CI),$(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
@@ -32,7 +32,7 @@ PUBLISH_VENV := $(CURDIR)/.cache/venv-publish
 # (2.20 and 2.21 need Python 3.12+: they run in the Debian 13 image, whose python3 is 3.13).
 MATRIX_CORE_VERSIONS ?= 2.20.10 2.21.5
 
-.PHONY: faults help test setup venv publish-venv tools docker images wheelhouse collection unit lint sanity changelog knowledge-check knowledge-warn release molecule build publish ee ee-run matrix demo demo-down clean gpu-kit gpu-rehearsal vm vm-images docs pci-ids
+.PHONY: faults help test setup venv publish-venv tools docker images wheelhouse collection unit lint sanity changelog knowledge-check knowledge-warn release molecule build publish ee ee-run matrix demo demo-down clean gpu-kit gpu-rehearsal vm vm-images kernel-upgrade docs pci-ids
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -123,8 +123,11 @@ molecule: setup  ## every Molecule scenario under molecule/
 vm-images: setup  ## the VM lab's Debian disk images (debootstrap, GRUB, kernel; cached by recipe in .cache/vm)
 	DLSTACK_VM_RELEASES="$(VM_RELEASES)" bash tests/harness/ensure-vm-images.sh
 
-vm: vm-images  ## VM lab: labops.dlstack.site over SSH on Debian VMs booting their own kernel, reboot included (root; not in make test)
+vm: vm-images  ## VM lab: labops.dlstack.site over SSH on Debian VMs booting their own kernel, reboot and (Debian 12) kernel upgrade included (root; not in make test)
 	@for r in $(VM_RELEASES); do echo "=== molecule test -s vm (Debian $$r)"; DLSTACK_VM_RELEASE=$$r molecule test -s vm || exit 1; done
+
+kernel-upgrade: setup  ## Debian 12: nvidia_driver's host path, then the kernel upgraded from bookworm-backports; the module is there for the new kernel (two DKMS builds, about 15 min; not in make test)
+	molecule test -s kernel_upgrade
 
 faults: setup  ## fault and bad-input tests: check mode, 51 invalid inputs, interrupts, dpkg killed, host dies, checksum, archive down
 	python -m pytest tests/integration -q -p no:cacheprovider

@@ -57,7 +57,7 @@ class FilterModule(object):
             'conda_sidecar_sha256': conda_sidecar_sha256,
             'conda_user_plan': conda_user_plan,
             'conda_prefix_action': conda_prefix_action,
-            'conda_prefix_actions': conda_prefix_actions,
+            '_conda_prefix_actions': conda_prefix_actions,
             'conda_condarc': conda_condarc,
             'conda_verify_summary': conda_verify_summary,
         }

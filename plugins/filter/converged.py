@@ -21,4 +21,4 @@ def converged_fingerprint(inputs, role_path=None):
 
 class FilterModule(object):
     def filters(self):
-        return {'converged_fingerprint': converged_fingerprint}
+        return {'_converged_fingerprint': converged_fingerprint}

@@ -133,9 +133,9 @@ class FilterModule:
     def filters(self):
         return {
             'nvidia_driver_plan': nvidia_driver_plan,
-            'nvidia_driver_result': nvidia_driver_result,
-            'nvidia_driver_host_report': nvidia_driver_host_report,
-            'nvidia_repo_settings': nvidia_repo_settings,
+            '_nvidia_driver_result': nvidia_driver_result,
+            '_nvidia_driver_host_report': nvidia_driver_host_report,
+            '_nvidia_repo_settings': nvidia_repo_settings,
             'nvidia_driver_candidates': nvidia_driver_candidates,
             'nvidia_driver_apt_policy': nvidia_driver_apt_policy,
             'nvidia_driver_reboot': nvidia_driver_reboot,

@@ -20,4 +20,4 @@ def platform_vars(layers, facts):
 
 class FilterModule(object):
     def filters(self):
-        return {'platform_vars': platform_vars}
+        return {'_platform_vars': platform_vars}

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Per-OS role data in layers: what every role's vars/main.yml reads through the filter labops.dlstack.platform_vars.
+"""Per-OS role data in layers: what every role's vars/main.yml reads through the filter labops.dlstack._platform_vars.
 
 A role keeps one dict of layers (``__<role>_platforms``): ``default`` holds what the role needs on any host, then
 the OS family (``Debian``: Debian and Ubuntu), the distribution (``Ubuntu``) and the distribution with its major

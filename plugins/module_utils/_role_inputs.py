@@ -719,7 +719,7 @@ def role_prefixes(role):
 
 
 # What a role says on a platform its per-OS layers do not support (vars/main.yml, __<role>_platforms, merged by
-# labops.dlstack.platform_vars and handed over as context['platform']; context['host'] names the host's OS).
+# labops.dlstack._platform_vars and handed over as context['platform']; context['host'] names the host's OS).
 UNSUPPORTED = {
     'apt_components': 'apt_components: no archive layout is known for {host}; supported are Debian and Ubuntu.',
     'ca_trust': 'ca_trust: no trust-store layout is known for {host}; supported are Debian and Ubuntu.',

@@ -30,7 +30,7 @@ options:
     type: str
     required: true
   fingerprint:
-    description: The role's input and code, hashed on the controller (filter P(labops.dlstack.converged_fingerprint#filter)).
+    description: The role's input and code, hashed on the controller (filter P(labops.dlstack._converged_fingerprint#filter)).
     type: str
     required: true
   record:
@@ -87,7 +87,7 @@ EXAMPLES = r"""
 - name: Ask whether the host is as the last converge left it
   labops.dlstack.converged:
     name: ca_trust
-    fingerprint: "{{ {'certificates': ca_trust_certificates} | labops.dlstack.converged_fingerprint(role_path) }}"
+    fingerprint: "{{ {'certificates': ca_trust_certificates} | labops.dlstack._converged_fingerprint(role_path) }}"
     files: [/usr/local/share/ca-certificates/labops-dlstack/lab-ca.crt]
     packages: [ca-certificates]
   register: __ca_trust_state

@@ -29,9 +29,10 @@ options:
     required: true
     choices: [apt_components, ca_trust, conda, cuda_toolkit, fleet_report, nvidia_driver, nvidia_repo, pytorch_env]
   inputs:
-    description: The role's variables, name to value (the names the role documents in its argument_specs).
+    description:
+      - The role's variables, name to value (the names the role documents in its argument_specs).
+      - Required unless O(replan) is given; not with it.
     type: dict
-    required: true
   context:
     description:
       - What the host and the controller tell the rules, the keyword arguments of
@@ -54,6 +55,19 @@ options:
         C(users), the arguments of P(labops.dlstack.conda_installer#filter) and
         P(labops.dlstack.conda_user_plan#filter)) and C(pytorch_env) (those of
         P(labops.dlstack.pytorch_env_plan#filter)).
+      - With O(replan), the GPU facts (C(gpu)) and what the host answered since that plan was made, C(available) (what
+        C(apt-cache policy) offers, parsed by P(labops.dlstack.nvidia_driver_apt_policy#filter)) and
+        C(not_installable) (flavour to apt's refusal, from P(labops.dlstack.nvidia_driver_apt_simulation#filter)).
+    type: dict
+  replan:
+    description:
+      - A plan an earlier C(role_plan) task registered for the same host, for C(nvidia_driver) and C(conda). The
+        role's variables were checked then, and are not checked again.
+      - For C(nvidia_driver) the planner runs again on that plan's RV(inputs) with every answer so far (RV(answers)
+        and O(plan)), and the new plan keeps RV(inputs), RV(candidates) and RV(deferred). This is how the role plans
+        again with what the configured sources offer (its C(tasks/sources.yml)).
+      - For C(conda), O(plan) is C(users) with what changed since (C(passwd), the user database after the role created
+        users); each user is planned again and the installer is kept.
     type: dict
 attributes:
   action:
@@ -85,6 +99,14 @@ EXAMPLES = r"""
   vars:
     __names: "{{ q('ansible.builtin.varnames', '^pytorch_env_') }}"
   register: __pytorch_env_plan
+
+- name: Plan the driver again with what apt offers
+  labops.dlstack.role_plan:
+    role: nvidia_driver
+    replan: "{{ __nvidia_driver_plan }}"
+    plan:
+      available: "{{ __nvidia_driver_policy.stdout | labops.dlstack.nvidia_driver_apt_policy }}"
+  register: __nvidia_driver_plan
 """
 
 RETURN = r"""
@@ -94,7 +116,13 @@ msg:
   type: str
   sample: "nvidia_driver_branch: 'latest' is not valid; accepted: auto, or a driver branch number such as \"580\""
 inputs:
-  description: For C(nvidia_driver), the planner's arguments without C(gpu) (the role plans again from them).
+  description:
+    - For C(nvidia_driver), the planner's arguments without C(gpu); for C(conda), those of the installer and of the
+      users (C(installer), C(users)). The role plans again from them (O(replan)).
+  returned: success, roles nvidia_driver and conda
+  type: dict
+answers:
+  description: For C(nvidia_driver), what apt answered that the plan was made again with (empty for a first plan).
   returned: success, role nvidia_driver
   type: dict
 candidates:

@@ -4,6 +4,10 @@
 #   vm.sh start NAME DISK PORT        -> QEMU in the background; SSH on 127.0.0.1:PORT; serial console in
 #                                        .cache/vm/NAME.console.log; pid in .cache/vm/NAME.pid
 #   vm.sh stop NAME                   -> stops the QEMU started for NAME (its pid file only)
+#   vm.sh mount NAME DISK MNT         -> DISK's root filesystem (partition 1, at 1 MiB) on a loop device at MNT, with
+#                                        /proc, /sys, /dev and the host's resolv.conf for a chroot; the loop device
+#                                        in .cache/vm/NAME.loop (losetup makes no partition nodes here)
+#   vm.sh umount NAME MNT             -> undoes mount (the VM must be stopped while its disk is mounted)
 # One vCPU less than the host has (at least 1): TCG runs one host thread per vCPU and starves the host otherwise.
 # User-mode networking (no root networking set-up, no bridge): the guest reaches the archive through QEMU's NAT.
 set -euo pipefail
@@ -77,9 +81,31 @@ stop() {
   echo "vm: $name stopped"
 }
 
+mount_disk() {
+  local name=$1 disk=$2 mnt=$3 loop f
+  loop=$(losetup -f --show -o 1048576 "$disk")
+  echo "$loop" >"$dir/$name.loop"
+  mkdir -p "$mnt"
+  mount "$loop" "$mnt"
+  for f in proc sys dev; do mount --rbind "/$f" "$mnt/$f"; mount --make-rslave "$mnt/$f"; done
+  mount --bind /etc/resolv.conf "$mnt/etc/resolv.conf"
+  echo "vm: $disk mounted at $mnt ($loop)"
+}
+
+umount_disk() {
+  local name=$1 mnt=$2
+  umount -R "$mnt"
+  losetup -d "$(cat "$dir/$name.loop")"
+  rm -f "$dir/$name.loop"
+  rmdir "$mnt"
+  echo "vm: $mnt unmounted"
+}
+
 case "${1:-}" in
   accel) accel "$2" ;;
   start) start "$2" "$3" "$4" ;;
   stop) stop "$2" ;;
-  *) echo "usage: $0 accel DISK | start NAME DISK PORT | stop NAME" >&2; exit 2 ;;
+  mount) mount_disk "$2" "$3" "$4" ;;
+  umount) umount_disk "$2" "$3" ;;
+  *) echo "usage: $0 accel DISK | start NAME DISK PORT | stop NAME | mount NAME DISK MNT | umount NAME MNT" >&2; exit 2 ;;
 esac

@@ -173,11 +173,32 @@ def test_torch_fail(tmp_path, monkeypatch, change):
     assert _torch(tmp_path, monkeypatch, **change) == judge.FAIL
 
 
-def _verify(tmp_path, rows, summary):
+def _verify(tmp_path, rows, summary, rehearsal=False):
     html = write(tmp_path, 'verify_report.html', '<html></html>')
     args = ['verify', '--log', log(tmp_path, 'v.log', 4), '--json', write(tmp_path, 'v.json', {'rows': rows, 'summary': summary}),
-            '--html', html]
+            '--html', html] + (['--rehearsal'] if rehearsal else [])
     return judge.main(args)
+
+
+def test_verify_rehearsal_accepts_only_the_stand_ins_cpu_note(tmp_path):
+    # the rehearsal's torch: the CPU build, variant cpu set explicitly, on the recorded H200 (as its verify report shows)
+    from ansible_collections.labops.dlstack.plugins.filter.fleet_report import fleet_report_rows, fleet_report_summary
+    note = ('cpu build installed where the probe recommends cu130 (torch 2.13.0 on NVIDIA H200): the variant is set '
+            'explicitly (pytorch_env_variant, or the env\'s variant, is cpu)')
+    env = {'user': 'ubuntu', 'env': 'gpu-check', 'ok': True, 'torch_version': '2.13.0+cpu', 'variant': 'cpu',
+           'cuda_available': False, 'variant_note': note}
+    hostvars = {'localhost': {'ansible_facts': {'dlstack_gpu': H200_FACTS}, 'pytorch_env_results': [env]}}
+    rows = fleet_report_rows(hostvars, ['localhost'])
+    summary = fleet_report_summary(rows)
+    assert summary['hosts_needing_action'] == ['localhost'] and rows[0]['severity'] == 'warn'
+    assert _verify(tmp_path, rows, summary, rehearsal=True) == judge.REHEARSED
+    assert _verify(tmp_path, rows, summary) == judge.FAIL  # on the real host that note is a finding
+    other = dict(env, variant_note='cu126 build installed where the probe recommends cu130')
+    rows = fleet_report_rows({'localhost': dict(hostvars['localhost'], pytorch_env_results=[other])}, ['localhost'])
+    assert _verify(tmp_path, rows, fleet_report_summary(rows), rehearsal=True) == judge.FAIL
+    hostvars['localhost']['dlstack_verify_problems'] = ['nvidia-smi does not answer']
+    rows = fleet_report_rows(hostvars, ['localhost'])
+    assert _verify(tmp_path, rows, fleet_report_summary(rows), rehearsal=True) == judge.FAIL
 
 
 def test_verify_green_and_not(tmp_path, capsys):

@@ -45,8 +45,9 @@ def test_nvidia_driver_plan_is_the_result_with_its_inputs():
     assert msg is None
     args = {k: v for k, v in DRIVER.items() if k != 'gpu'}
     expected = _nvidia_driver.plan(NO_GPU, **args)
-    assert {k: v for k, v in result.items() if k not in ('inputs', 'candidates', 'deferred')} == expected
+    assert {k: v for k, v in result.items() if k not in ('inputs', 'answers', 'candidates', 'deferred')} == expected
     assert result['inputs'] == args and 'gpu' not in result['inputs']
+    assert result['answers'] == {}
     assert result['deferred'] is None
     # a container without a visible GPU gets the userspace: the plan installs, and names what to ask apt about
     assert result['action'] == 'install'
@@ -54,6 +55,78 @@ def test_nvidia_driver_plan_is_the_result_with_its_inputs():
     assert set(result['packages']) <= set(result['candidates'])
     host, msg = rp.run_plan('nvidia_driver', {}, plan=dict(DRIVER, gpu=dict(NO_GPU, in_container=False)))
     assert msg is None and host['action'] != 'install' and host['candidates'] == []  # nothing to install, nothing to ask
+
+
+OPEN_REFUSED = ('nvidia-open-kernel-dkms : Depends: firmware-nvidia-gsp (= 535.261.03); '
+                'E: Unable to correct problems, you have held broken packages.')
+AMPERE_HOST = dict(DRIVER, gpu={'status': 'ok', 'in_container': False, 'driver': {'loaded': False},
+                                'gpus': [{'pci_device_id': '0x2204', 'arch': 'ampere', 'compute_capability': '8.6',
+                                          'name': 'NVIDIA GeForce RTX 3090'}]})
+
+
+def test_replan_keeps_the_first_plans_inputs_and_adds_the_answers():
+    first, msg = rp.run_plan('nvidia_driver', {}, plan=DRIVER)
+    assert msg is None
+    first['deferred'] = 'a job runs on GPU 0'  # what busy.yml sets
+    again, msg = rp.run_plan('nvidia_driver', None, plan={'gpu': NO_GPU, 'not_installable': {}}, replan=first)
+    assert msg is None
+    # nothing new from apt: the same plan, with the same inputs (the fast path's fingerprint), candidates, deferred
+    assert {k: v for k, v in again.items() if k != 'answers'} == {k: v for k, v in first.items() if k != 'answers'}
+    assert again['answers'] == {'not_installable': {}}
+
+
+def test_replan_answers_add_up_and_reach_the_planner():
+    first, msg = rp.run_plan('nvidia_driver', {}, plan=AMPERE_HOST)
+    assert msg is None and first['flavour'] == 'open', first
+    refused, msg = rp.run_plan('nvidia_driver', None, plan={'gpu': AMPERE_HOST['gpu'], 'not_installable': {'open': OPEN_REFUSED}}, replan=first)
+    assert msg is None
+    args = dict((k, v) for k, v in AMPERE_HOST.items() if k != 'gpu')
+    assert refused['flavour'] == 'proprietary'  # auto falls back to the flavour apt can install
+    assert {k: v for k, v in refused.items() if k not in ('inputs', 'answers', 'candidates', 'deferred')} == (
+        _nvidia_driver.plan(AMPERE_HOST['gpu'], not_installable={'open': OPEN_REFUSED}, **args))
+    assert refused['inputs'] == first['inputs'] and refused['candidates'] == first['candidates']
+    # a later answer is added to the earlier ones; both flavours refused is the planner's error, as the message
+    both, msg = rp.run_plan('nvidia_driver', None, plan={'gpu': AMPERE_HOST['gpu'], 'not_installable': {'proprietary': 'E: broken'}},
+                            replan=refused)
+    assert both['answers']['not_installable'] == {'open': OPEN_REFUSED, 'proprietary': 'E: broken'}
+    assert both['action'] == 'fail' and msg == ' | '.join(both['errors'])
+    assert 'E: broken' in msg
+
+
+def test_replan_of_an_explicit_flavour_apt_refuses_fails_with_apts_words():
+    first, msg = rp.run_plan('nvidia_driver', {}, plan=dict(AMPERE_HOST, flavour='open'))
+    assert msg is None
+    again, msg = rp.run_plan('nvidia_driver', None, plan={'gpu': AMPERE_HOST['gpu'], 'not_installable': {'open': OPEN_REFUSED}}, replan=first)
+    assert again['errors'] and msg == ' | '.join(again['errors'])
+    assert 'held broken packages' in msg
+
+
+def test_conda_replan_with_the_users_created_since():
+    plan = {'installer': {'distribution': 'miniforge', 'version': '25.3.1-0'},
+            'users': {'users': [{'name': 'alice'}, {'name': 'carol'}], 'passwd': PASSWD, 'create_users': True}}
+    first, msg = rp.run_plan('conda', {}, plan=plan)
+    assert msg is None, msg
+    carol = [u for u in first['plan']['users'] if u['name'] == 'carol'][0]
+    assert carol['create']  # not in the user database yet: the role creates her
+    passwd = dict(PASSWD, carol=['x', '1001', '1001', '', '/srv/home/carol', '/bin/bash'])
+    again, msg = rp.run_plan('conda', None, plan={'users': {'passwd': passwd}}, replan=first)
+    assert msg is None, msg
+    carol = [u for u in again['plan']['users'] if u['name'] == 'carol'][0]
+    assert carol['prefix'] == '/srv/home/carol/miniforge3' and not carol['create']
+    assert again['installer'] == first['installer']
+    assert again['inputs']['users']['passwd'] == passwd and again['inputs']['installer'] == first['inputs']['installer']
+    # nothing new: the same plan
+    same, msg = rp.run_plan('conda', None, plan={'users': {'passwd': PASSWD}}, replan=first)
+    assert same == first
+
+
+def test_replan_is_for_the_planning_roles_that_keep_their_inputs():
+    with pytest.raises(AnsibleActionFail, match='replan is for conda, nvidia_driver only'):
+        rp.run_plan('pytorch_env', None, plan={}, replan={'inputs': {}})
+    with pytest.raises(AnsibleActionFail, match='has no inputs'):
+        rp.run_plan('nvidia_driver', None, plan={}, replan={'action': 'install'})
+    with pytest.raises(AnsibleActionFail, match='has no inputs'):
+        rp.run_plan('conda', None, plan={}, replan={'plan': {}})
 
 
 def test_nvidia_driver_plan_errors_are_the_message():
@@ -66,7 +139,7 @@ def test_conda_installer_and_users_in_one_message():
     plan = {'installer': {'distribution': 'miniforge', 'version': 'latest'},
             'users': {'users': [{'name': 'alice'}, {'name': 'nobody-here'}], 'passwd': PASSWD}}
     result, msg = rp.run_plan('conda', {}, plan=plan)
-    assert set(result) == {'installer', 'plan'}
+    assert set(result) == {'installer', 'plan', 'inputs'}
     assert result['plan']['errors'] and msg == '; '.join(result['installer']['errors'] + result['plan']['errors'])
     assert 'nobody-here' in msg
 

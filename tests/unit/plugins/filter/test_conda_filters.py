@@ -15,7 +15,7 @@ SHA = '28e1ab6c221cbc679a52f5de128df1296ce61997acf62f5478af5757efb6a899'
 
 
 def test_filter_names_and_their_docs():
-    assert sorted(FILTERS) == ['conda_condarc', 'conda_installer', 'conda_prefix_action', 'conda_prefix_actions', 'conda_sidecar_sha256', 'conda_user_plan',
+    assert sorted(FILTERS) == ['_conda_prefix_actions', 'conda_condarc', 'conda_installer', 'conda_prefix_action', 'conda_sidecar_sha256', 'conda_user_plan',
                                'conda_verify_summary']
     for name in FILTERS:
         with open(os.path.join(FILTER_DIR, name + '.yml'), encoding='utf-8') as handle:
