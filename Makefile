@@ -20,7 +20,7 @@ export PY_COLORS ?= 0
 export DLSTACK_WHEELHOUSE ?= $(CURDIR)/.cache/wheelhouse
 # Every scenario under molecule/, less those that need what CI lacks: gpu (a real GPU host) and
 # conda_online (internet to download Miniforge). Run those by name: make molecule MOLECULE_SCENARIOS=gpu
-MOLECULE_NOT_IN_CI := gpu conda_online vm kernel_upgrade
+MOLECULE_NOT_IN_CI := gpu conda_online vm vm_secureboot kernel_upgrade
 # The VM lab (make vm): one Debian release per VM, one after the other
 VM_RELEASES ?= 12 13
 MOLECULE_SCENARIOS ?= $(filter-out $(MOLECULE_NOT_IN_CI),$(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
@@ -32,7 +32,7 @@ PUBLISH_VENV := $(CURDIR)/.cache/venv-publish
 # (2.20 and 2.21 need Python 3.12+: they run in the Debian 13 image, whose python3 is 3.13).
 MATRIX_CORE_VERSIONS ?= 2.20.10 2.21.5
 
-.PHONY: faults help test setup venv publish-venv tools docker images wheelhouse collection unit lint sanity changelog knowledge-check knowledge-warn release molecule build publish ee ee-run matrix demo demo-down clean gpu-kit gpu-rehearsal vm vm-images kernel-upgrade docs pci-ids
+.PHONY: faults help test setup venv publish-venv tools docker images wheelhouse collection unit lint sanity changelog knowledge-check knowledge-warn release molecule build publish ee ee-run matrix demo demo-down clean gpu-kit gpu-rehearsal vm vm-images vm-secureboot kernel-upgrade docs pci-ids
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -125,6 +125,10 @@ vm-images: setup  ## the VM lab's Debian disk images (debootstrap, GRUB, kernel;
 
 vm: vm-images  ## VM lab: labops.dlstack.site over SSH on Debian VMs booting their own kernel, reboot and (Debian 12) kernel upgrade included (root; not in make test)
 	@for r in $(VM_RELEASES); do echo "=== molecule test -s vm (Debian $$r)"; DLSTACK_VM_RELEASE=$$r molecule test -s vm || exit 1; done
+
+vm-secureboot: vm-images  ## VM lab, Debian 12 under UEFI Secure Boot (shim, signed GRUB and kernel): the role refuses an unsigned module with the MOK steps, and signs it with the lab's MOK (root; not in make test)
+	bash tests/harness/ensure-vm-sb-image.sh
+	molecule test -s vm_secureboot
 
 kernel-upgrade: setup  ## Debian 12: nvidia_driver's host path, then the kernel upgraded from bookworm-backports; the module is there for the new kernel (two DKMS builds, about 15 min; not in make test)
 	molecule test -s kernel_upgrade

@@ -460,6 +460,10 @@ def candidate_packages(distribution, version, kernel_release=None, source='distr
 # the plan
 # --------------------------------------------------------------------------------------------------
 
+# What the kernel says to an unsigned module under Secure Boot, seen on Debian 12 (6.1.0-50-amd64 booted through shim
+# with OVMF_VARS_4M.ms.fd, molecule/vm_secureboot, 2026-12-02): insmod "Key was rejected by service", the kernel log
+# "Loading of unsigned module is rejected"; the MOK steps below are the ones that scenario runs (the enrolment itself
+# stood in for by virt-fw-vars), and the module DKMS signs with that key then passes the check.
 def _mok_steps(key_hint):
     return ('Secure Boot is enabled and the driver would be an unsigned DKMS module, which the kernel refuses '
             '("Key was rejected by service"). Either: (1) on Ubuntu use the signed precompiled modules '

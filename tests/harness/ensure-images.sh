@@ -13,26 +13,10 @@ releases=${DLSTACK_IMAGES:-12 13}
 # What every test image holds beyond Debian's minimal base: Ansible needs python3; apt over https,
 # pip and the CA role need ca-certificates; testinfra and the roles use procps, sudo (become), gpg.
 packages=python3,python3-apt,ca-certificates,procps,sudo,gnupg,curl,kmod,pciutils
-recipe=$( { cat "$0"; echo "$mirror $packages"; } | sha256sum | cut -c1-16)
+recipe=$( { cat "$0" "$(dirname "$0")/lib-debian.sh"; echo "$mirror $packages"; } | sha256sum | cut -c1-16)
 
-codename() { case "$1" in 12) echo bookworm ;; 13) echo trixie ;; *) echo "unknown release $1" >&2; return 1 ;; esac; }
-
-sources() {  # deb822 sources like the official image's, main only (roles add components they need)
-  local code=$1
-  cat <<EOS
-Types: deb
-URIs: $mirror
-Suites: $code $code-updates
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-
-Types: deb
-URIs: $security_mirror
-Suites: $code-security
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOS
-}
+# shellcheck source=tests/harness/lib-debian.sh
+source "$(dirname "$0")/lib-debian.sh"
 
 from_registry() {  # official image + our packages; fails fast where no registry answers
   local rel=$1 code=$2 tag=$3 ctx
@@ -60,7 +44,7 @@ from_debootstrap() {
       echo "images: debootstrap $code failed; last lines:" >&2; tail -n 20 "$root.log" >&2; rm -f "$root.log"; return 1; }
   rm -f "$root.log"
   rm -f "$root/etc/apt/sources.list"
-  sources "$code" >"$root/etc/apt/sources.list.d/debian.sources"
+  debian_sources "$mirror" "$security_mirror" "$code" >"$root/etc/apt/sources.list.d/debian.sources"
   # like the official image: no apt lists or caches baked in, a hostname-neutral machine-id
   rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb
   : >"$root/etc/machine-id"
@@ -72,7 +56,7 @@ from_debootstrap() {
 }
 
 for rel in $releases; do
-  code=$(codename "$rel")
+  code=$(debian_codename "$rel")
   tag=labops-dlstack/debian:$rel
   have=$(docker image inspect -f '{{ index .Config.Labels "org.labops.dlstack.recipe" }}' "$tag" 2>/dev/null || true)
   if [ "$have" = "$recipe" ] && [ "${DLSTACK_IMAGE_REBUILD:-0}" != 1 ]; then

@@ -27,7 +27,8 @@ mkdir -p "$dir"
 bash "$here/ensure-vm-tools.sh"
 [ -f "$dir/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C labops-dlstack-vm -f "$dir/id_ed25519"
 
-codename() { case "$1" in 12) echo bookworm ;; 13) echo trixie ;; *) echo "unknown release $1" >&2; return 1 ;; esac; }
+# shellcheck source=tests/harness/lib-debian.sh
+source "$here/lib-debian.sh"
 
 build() {
   local rel=$1 code=$2 img=$3 tmp mnt loop uuid start=$SECONDS
@@ -51,19 +52,7 @@ start=2048, type=83, bootable' | sfdisk -q "$tmp"
     echo "vm-images: debootstrap $code failed; last lines:" >&2; tail -n 20 "$dir/debootstrap-$rel.log" >&2; return 1
   fi
   rm -f "$mnt/etc/apt/sources.list"
-  cat >"$mnt/etc/apt/sources.list.d/debian.sources" <<EOS
-Types: deb
-URIs: $mirror
-Suites: $code $code-updates
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-
-Types: deb
-URIs: $security_mirror
-Suites: $code-security
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOS
+  debian_sources "$mirror" "$security_mirror" "$code" >"$mnt/etc/apt/sources.list.d/debian.sources"
   echo "dlstack-vm-debian$rel" >"$mnt/etc/hostname"
   printf '127.0.0.1 localhost\n127.0.1.1 dlstack-vm-debian%s\n' "$rel" >"$mnt/etc/hosts"
   echo "UUID=$uuid / ext4 errors=remount-ro 0 1" >"$mnt/etc/fstab"
@@ -110,9 +99,9 @@ EOG
 }
 
 for rel in $releases; do
-  code=$(codename "$rel")
+  code=$(debian_codename "$rel")
   img=$dir/debian-$rel.raw
-  recipe=$( { cat "$0"; echo "$mirror $security_mirror $packages $size"; cat "$dir/id_ed25519.pub"; } | sha256sum | cut -c1-16)
+  recipe=$( { cat "$0" "$here/lib-debian.sh"; echo "$mirror $security_mirror $packages $size"; cat "$dir/id_ed25519.pub"; } | sha256sum | cut -c1-16)
   if [ -f "$img" ] && [ "$(cat "$img.recipe" 2>/dev/null)" = "$recipe" ] && [ "${DLSTACK_IMAGE_REBUILD:-0}" != 1 ]; then
     echo "vm-images: $img cached (kernel $(cat "$dir/debian-$rel.kernel"))"
     continue
