@@ -20,9 +20,10 @@ from ansible_collections.labops.dlstack.plugins.filter.nvidia_driver import nvid
 from ansible_collections.labops.dlstack.plugins.filter.pytorch_env import pytorch_env_plan
 from ansible_collections.labops.dlstack.plugins.filter.role_input import role_input_errors
 
-# Keys Ansible gives a meaning to in a task result: a plan must not use them at its top level.
+# Keys Ansible gives a meaning to in a task result, and check_mode, which this action sets: a plan must not use them
+# at its top level.
 RESERVED = frozenset(('changed', 'failed', 'skipped', 'msg', 'results', 'warnings', 'deprecations', 'invocation',
-                      'ansible_facts', 'diff', 'exception', 'rc', 'stdout', 'stderr', 'unreachable'))
+                      'ansible_facts', 'diff', 'exception', 'rc', 'stdout', 'stderr', 'unreachable', 'check_mode'))
 
 
 def _nvidia_driver(plan, replan=None):
@@ -88,12 +89,13 @@ PLANNERS = {'nvidia_driver': _nvidia_driver, 'conda': _conda, 'pytorch_env': _py
 REPLANNERS = {'nvidia_driver': _nvidia_driver, 'conda': _conda}
 
 
-def run_plan(role, inputs, context=None, plan=None, refusals=None, replan=None):
+def run_plan(role, inputs, context=None, plan=None, replan=None):
     """(result, msg): msg is the refusal (None when the role may go on), result the plan.
 
-    The variables' own errors come first, then the refusals of what the role's tasks read on the host (empty
-    strings are no refusal), then the planner's. With replan (nvidia_driver and conda), the variables were checked
-    when that plan was made: plan holds what the host answered since, and the planner runs again with it."""
+    The variables' own errors come first, then what the role's tasks read on the host refuses (the context's
+    missing_files and installed_kernels, the rules of _role_inputs.HOST_RULES), then the planner's. With replan
+    (nvidia_driver and conda), the variables were checked when that plan was made: plan holds what the host
+    answered since, and the planner runs again with it."""
     if replan is not None:
         if role not in REPLANNERS:
             raise AnsibleActionFail('role_plan: replan is for %s only, not %r' % (', '.join(sorted(REPLANNERS)), role))
@@ -104,9 +106,6 @@ def run_plan(role, inputs, context=None, plan=None, refusals=None, replan=None):
     errors = role_input_errors(inputs or {}, role, **dict(context or {}))
     if errors:
         return {}, ' | '.join(errors)
-    refusals = [str(text).strip() for text in refusals or [] if str(text or '').strip()]
-    if refusals:
-        return {}, ' | '.join(refusals)
     if plan is None:
         return {}, None
     if role not in PLANNERS:
@@ -126,7 +125,7 @@ class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
     _supports_check_mode = True
-    _VALID_ARGS = frozenset(('role', 'inputs', 'context', 'refusals', 'plan', 'replan'))
+    _VALID_ARGS = frozenset(('role', 'inputs', 'context', 'plan', 'replan'))
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
@@ -135,14 +134,15 @@ class ActionModule(ActionBase):
             'role': {'type': 'str', 'required': True},
             'inputs': {'type': 'dict'},
             'context': {'type': 'dict', 'default': {}},
-            'refusals': {'type': 'list', 'elements': 'str', 'default': []},
             'plan': {'type': 'dict'},
             'replan': {'type': 'dict'},
         }, required_one_of=[['inputs', 'replan']], mutually_exclusive=[['inputs', 'replan']])
         del dummy
-        planned, msg = run_plan(args['role'], args['inputs'], args['context'], args['plan'], args['refusals'],
-                                args['replan'])
+        planned, msg = run_plan(args['role'], args['inputs'], args['context'], args['plan'], args['replan'])
         result.update(planned)
+        # the task's own check mode, as a module's check_mode sees it: also check_mode: true on the play, a block, an
+        # include or its apply, which the variable ansible_check_mode (the --check of the command line) does not see
+        result['check_mode'] = bool(self._task.check_mode)
         result['changed'] = False
         if msg:
             result.update(failed=True, msg=msg)

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The filter every role's tasks/validate.yml asks before the role changes anything.
+"""The filter a role's tasks/validate.yml asks before the role changes anything (labops.dlstack.role_plan asks it too).
 
 The rules live in plugins/module_utils/_role_inputs.py (one function per role) on top of the shared
 checks of plugins/module_utils/_validate.py; this filter only hands them the variables and what the
@@ -33,8 +33,15 @@ def _sources(inventory_sources):
     return None
 
 
+def _strings(value):
+    """A list of strings as a list, None when not given (a check that needs it is then skipped)."""
+    if isinstance(value, (list, tuple)):
+        return [str(item) for item in value]
+    return None
+
+
 def role_input_errors(values, role, passwd=None, search_path=None, gpu=None, memtotal_mb=None, platform=None, facts=None,
-                      inventory_sources=None):
+                      inventory_sources=None, missing_files=None, installed_kernels=None):
     if not isinstance(values, dict):
         raise AnsibleFilterError('role_input_errors: the input must be a dict of variable name -> value, got %r' % (type(values),))
     if role not in _role_inputs.ROLES:
@@ -47,6 +54,8 @@ def role_input_errors(values, role, passwd=None, search_path=None, gpu=None, mem
         'platform': dict(platform) if isinstance(platform, Mapping) else None,
         'host': _host(facts),
         'inventory_sources': _sources(inventory_sources),
+        'missing_files': _strings(missing_files),
+        'installed_kernels': _strings(installed_kernels),
     }
     return _role_inputs.input_errors(role, values, context)
 

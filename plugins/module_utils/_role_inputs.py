@@ -2,15 +2,16 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 #
 # This file is private to labops.dlstack (leading underscore): no compatibility promise outside the
-# collection. Controller only (the filter labops.dlstack.role_input_errors).
+# collection. Controller only (the action labops.dlstack.role_plan and the filter labops.dlstack.role_input_errors).
 
 """The input rules of each role: every public variable, by type and by meaning, before anything changes.
 
 One function per role (ROLES), each applying the shared checks of _validate.py to that role's
 variables and adding what only that role knows (a conda release tag per distribution, a conda prefix
-where its user can own it, a matmul that fits the device). Each role's tasks/validate.yml hands all its
-variables to labops.dlstack.role_input_errors, which runs the function and returns the messages; the
-play stops on the first host with any, before the role changes anything.
+where its user can own it, a matmul that fits the device). Each role hands all its variables to its
+labops.dlstack.role_plan task (or, in tasks/validate.yml, to the filter labops.dlstack.role_input_errors),
+which runs the function and returns the messages; the play stops on the first host with any, before the
+role changes anything.
 
 Rules are checked whether or not this run uses the value (an index URL when offline, a mirror when a
 controller file is the installer), so an inventory error shows on the first run, not on the first run
@@ -19,7 +20,10 @@ role's meta/argument_specs.yml, so a new variable cannot go without a rule.
 
 context (what the host and the controller tell, all optional; a check that needs a missing one is
 skipped): passwd (ansible_facts['getent_passwd']), search_path (ansible_search_path: where a relative
-controller src is looked up), gpu (ansible_facts['dlstack_gpu']), memtotal_mb (ansible_facts['memtotal_mb']).
+controller src is looked up), gpu (ansible_facts['dlstack_gpu']), memtotal_mb (ansible_facts['memtotal_mb']),
+missing_files (the files the role's variables name that its preflight did not find on the host) and
+installed_kernels (the kernel releases under /lib/modules; None when not read). What those two refuse
+(HOST_RULES) is said once the variables pass, after every variable's own error.
 """
 
 from __future__ import annotations
@@ -228,6 +232,23 @@ def nvidia_driver(inputs):
     if inputs.check('nvidia_driver_report_path', v.not_abs_path, empty=True,
                     what='the absolute path of a JSON file on the host') and report and report.endswith('/'):
         inputs.error('nvidia_driver_report_path', '%s names a directory; accepted: the path of a file' % v.show(report))
+
+
+def nvidia_driver_host(values, context):
+    """What nvidia_driver's preflight read on the host refuses: a MOK file that is not there
+    (context['missing_files'], of nvidia_driver_mok_key and nvidia_driver_mok_cert) and a kernel release that is
+    not installed (context['installed_kernels'], the names under /lib/modules; not checked when None)."""
+    errors = []
+    mok = [values.get(name) for name in ('nvidia_driver_mok_key', 'nvidia_driver_mok_cert') if values.get(name)]
+    missing = [path for path in context.get('missing_files') or [] if path in mok]
+    if missing:
+        errors.append('nvidia_driver_mok_key / nvidia_driver_mok_cert: %s not found on the host.' % ', '.join(missing))
+    release, kernels = values.get('nvidia_driver_kernel_release'), context.get('installed_kernels')
+    if release and kernels is not None and release not in kernels:
+        errors.append('nvidia_driver_kernel_release: kernel %s is not installed here (no /lib/modules/%s); installed: %s. '
+                      'Install its linux-image package first, or leave the variable empty for the running kernel.'
+                      % (release, release, ', '.join(sorted(kernels)) or 'none'))
+    return errors
 
 
 # --------------------------------------------------------------------------------------------------
@@ -713,6 +734,13 @@ INCLUDES = {
 }
 
 
+# What a role's tasks read on the host and hand over in the context (missing_files, installed_kernels) refuses:
+# asked once every variable passes (a path that is not absolute is the variable's own error, not a missing file).
+HOST_RULES = {
+    'nvidia_driver': nvidia_driver_host,
+}
+
+
 def role_prefixes(role):
     """The variable prefixes a role's validation reads: its own and those of the roles it includes."""
     return [role] + list(INCLUDES.get(role, ()))
@@ -749,7 +777,8 @@ def platform_errors(role, values, context):
 
 def input_errors(role, values, context=None):
     """The messages of everything wrong in the variables of role (and of the roles it includes), the platform's
-    refusal first when the context has the role's platform data."""
+    refusal first when the context has the role's platform data; when there is none, what the role's tasks read on
+    the host refuses (HOST_RULES)."""
     if role not in ROLES:
         raise ValueError('no input rules for role %r (known: %s)' % (role, ', '.join(sorted(ROLES))))
     errors = platform_errors(role, values, context)
@@ -757,4 +786,6 @@ def input_errors(role, values, context=None):
         inputs = v.Inputs(dict((k, val) for k, val in (values or {}).items() if k in VARIABLES[name]), context)
         ROLES[name](inputs)
         errors.extend(inputs.errors)
+    if not errors and role in HOST_RULES:
+        errors.extend(HOST_RULES[role](dict(values or {}), dict(context or {})))
     return errors

@@ -110,7 +110,8 @@ owner_uid:
 in_check_mode:
   description:
     - Whether the module ran in check mode, by C(--check) or by C(check_mode) set on a play, a block or a task
-      (C(ansible_check_mode) only tells the first). The conda role decides from the first user's read.
+      (C(ansible_check_mode) only tells the first). The roles of the collection read check mode from
+      the C(check_mode) that M(labops.dlstack.role_plan) returns instead.
   returned: always
   type: bool
   sample: false

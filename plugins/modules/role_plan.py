@@ -14,13 +14,15 @@ version_added: 1.1.0
 description:
   - The first decision of the roles of labops.dlstack that plan (C(nvidia_driver), C(conda), C(pytorch_env));
     every variable of the role is checked by type and by meaning (the rules of the filter
-    P(labops.dlstack.role_input_errors#filter)), then the role's planner runs on O(plan), and the task fails
-    with the reasons when either refuses. Nothing on the host is read or changed; a role registers the result
-    and decides from it.
+    P(labops.dlstack.role_input_errors#filter)), then what the role's tasks read on the host (O(context)), then
+    the role's planner runs on O(plan), and the task fails with the reasons when any refuses. Nothing on the host
+    is read or changed; a role registers the result and decides from it.
+  - The result says whether the task runs in check mode (RV(check_mode)), which the roles read instead of
+    C(ansible_check_mode).
   - One task instead of three (an assert of the input, a C(set_fact) of the plan, an assert of the plan), which a
     re-run of a converged fleet pays on every host.
   - Without O(plan), only the variables are checked (what P(labops.dlstack.role_input_errors#filter) does, with
-    the same messages).
+    the same messages); C(apt_components) and C(cuda_toolkit) validate so, and read RV(check_mode).
 author: labops.dlstack maintainers (!UNKNOWN)
 options:
   role:
@@ -37,17 +39,12 @@ options:
     description:
       - What the host and the controller tell the rules, the keyword arguments of
         P(labops.dlstack.role_input_errors#filter) (C(passwd), C(search_path), C(gpu), C(memtotal_mb), C(platform),
-        C(facts), C(inventory_sources)).
+        C(facts), C(inventory_sources), C(missing_files), C(installed_kernels)).
+      - C(missing_files) and C(installed_kernels) are what the role's tasks read on the host (for C(nvidia_driver), the
+        MOK files not found and the kernel releases under C(/lib/modules), null when not read); what they refuse is
+        reported after the variables' own errors (only when there is none) and before the planner's.
     type: dict
     default: {}
-  refusals:
-    description:
-      - What the role's tasks found wrong in what they read on the host (a missing file a variable names, a kernel
-        that is not installed), one sentence each; empty strings are no refusal. They are reported after the
-        variables' own errors and before the planner's.
-    type: list
-    elements: str
-    default: []
   plan:
     description:
       - The planner's arguments; only for C(nvidia_driver) (the arguments of
@@ -100,6 +97,14 @@ EXAMPLES = r"""
     __names: "{{ q('ansible.builtin.varnames', '^pytorch_env_') }}"
   register: __pytorch_env_plan
 
+- name: Validate the variables only (no planner); later tasks read check_mode from the registered result
+  labops.dlstack.role_plan:
+    role: cuda_toolkit
+    inputs: "{{ dict(__names | zip(q('ansible.builtin.vars', *__names))) }}"
+  vars:
+    __names: "{{ q('ansible.builtin.varnames', '^(cuda_toolkit|apt_components|nvidia_repo)_') }}"
+  register: __cuda_toolkit_validated
+
 - name: Plan the driver again with what apt offers
   labops.dlstack.role_plan:
     role: nvidia_driver
@@ -110,6 +115,14 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+check_mode:
+  description:
+    - Whether the task ran in check mode, as a module's C(check_mode) sees it (C(--check), or C(check_mode) set on the
+      task, a block, the play or an include and its C(apply)). C(ansible_check_mode) sees only C(--check).
+    - Each role that decides anything from check mode reads it from here (its C(__<role>_check_mode)).
+  returned: always
+  type: bool
+  sample: false
 msg:
   description: Why the role refuses (each reason once, joined), when it does.
   returned: failure

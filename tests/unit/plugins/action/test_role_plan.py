@@ -1,12 +1,15 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Unit tests of plugins/action/role_plan.py (run_plan): the order of the refusals and the result per role.
+"""Unit tests of plugins/action/role_plan.py: the order of the refusals, the result per role, and the task's check mode.
 
 The rules and the planners have their own tests (test_role_inputs.py, test_nvidia_driver.py, test_conda.py,
-test_pytorch_env.py); these check what the one task adds: the variables' errors first, then the refusals of
-what the tasks read, then the planner's, each role's message, and the plan as the task's result.
+test_pytorch_env.py); these check what the one task adds: the variables' errors first, then what the tasks
+read on the host refuses (the context's missing_files and installed_kernels), then the planner's, each role's
+message, the plan as the task's result, and check_mode, what the roles read for check mode.
 """
 
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import pytest
 
@@ -25,23 +28,36 @@ DRIVER = {'gpu': NO_GPU, 'distribution': 'Debian', 'distribution_version': '12',
           'installed': {}, 'default_kernel': None}
 
 
+MOK = {'nvidia_driver_mok_key': '/root/mok.priv', 'nvidia_driver_mok_cert': '/root/mok.der'}
+MOK_MISSING = 'nvidia_driver_mok_key / nvidia_driver_mok_cert: /root/mok.der not found on the host.'
+KERNEL_MISSING = ('nvidia_driver_kernel_release: kernel 6.1.0-40-amd64 is not installed here (no /lib/modules/6.1.0-40-amd64); '
+                  'installed: 6.1.0-57-amd64. Install its linux-image package first, or leave the variable empty for the '
+                  'running kernel.')
+
+
 def test_variables_refused_first():
-    result, msg = rp.run_plan('nvidia_driver', {'nvidia_driver_branch': 'latest', 'nvidia_driver_busy_policy': 'kill'},
-                              plan=DRIVER, refusals=['not this one'])
+    # a missing MOK file is not said while a variable is wrong (it may be the variable's own error)
+    result, msg = rp.run_plan('nvidia_driver', dict(MOK, nvidia_driver_branch='latest', nvidia_driver_busy_policy='kill'),
+                              context={'missing_files': ['/root/mok.der']}, plan=DRIVER)
     assert result == {}
     assert msg == (' | '.join([
         'nvidia_driver_branch: \'latest\' is not valid; accepted: auto, or a driver branch number such as "580"',
         "nvidia_driver_busy_policy: 'kill' is not one of the accepted values; accepted: defer, wait, proceed"]))
 
 
-def test_refusals_after_the_variables_and_before_the_plan():
-    result, msg = rp.run_plan('nvidia_driver', {}, plan=dict(DRIVER, require_gpu=True),
-                              refusals=['', '  ', 'nvidia_driver_mok_key / nvidia_driver_mok_cert: /x not found on the host.'])
-    assert (result, msg) == ({}, 'nvidia_driver_mok_key / nvidia_driver_mok_cert: /x not found on the host.')
+def test_host_refusals_after_the_variables_and_before_the_plan():
+    # the plan would refuse too (require_gpu on a host without one): what the host lacks is said, the plan is not made
+    inputs = dict(MOK, nvidia_driver_kernel_release='6.1.0-40-amd64')
+    context = {'missing_files': ['/root/mok.der'], 'installed_kernels': ['6.1.0-57-amd64']}
+    result, msg = rp.run_plan('nvidia_driver', inputs, context=context, plan=dict(DRIVER, require_gpu=True))
+    assert (result, msg) == ({}, MOK_MISSING + ' | ' + KERNEL_MISSING)
+    result, msg = rp.run_plan('nvidia_driver', inputs, context={'missing_files': [], 'installed_kernels': ['6.1.0-40-amd64']},
+                              plan=dict(DRIVER, require_gpu=True))
+    assert result['action'] == 'fail' and msg == ' | '.join(result['errors'])  # nothing missing: the plan's refusal
 
 
 def test_nvidia_driver_plan_is_the_result_with_its_inputs():
-    result, msg = rp.run_plan('nvidia_driver', {}, plan=DRIVER, refusals=['', ''])
+    result, msg = rp.run_plan('nvidia_driver', {}, plan=DRIVER, context={'missing_files': [], 'installed_kernels': None})
     assert msg is None
     args = {k: v for k, v in DRIVER.items() if k != 'gpu'}
     expected = _nvidia_driver.plan(NO_GPU, **args)
@@ -179,3 +195,49 @@ def test_a_plan_may_not_use_reserved_keys(monkeypatch):
 def test_plan_must_be_a_dict():
     with pytest.raises(AnsibleActionFail, match='plan must be a dict'):
         rp.run_plan('conda', {}, plan=['x'])
+
+
+def _action(args, check_mode):
+    """The action as Ansible runs it for one task (only what ActionBase.run reads of the task and the connection)."""
+    task = SimpleNamespace(args=args, check_mode=check_mode, async_val=0, action='labops.dlstack.role_plan')
+    connection = SimpleNamespace(_shell=SimpleNamespace(tmpdir='/tmp/not-used'))
+    return rp.ActionModule(task, connection, play_context=None, loader=None, templar=None)
+
+
+@pytest.mark.parametrize('check_mode, expected', [(True, True), (False, False), (None, False)])
+def test_result_says_the_tasks_check_mode(check_mode, expected):
+    """check_mode is the task's own (check_mode: true on the play, a block or an include reaches it, not
+    ansible_check_mode); None, a task loaded without the command line's options, is not check mode."""
+    result = _action({'role': 'nvidia_driver', 'inputs': {}, 'plan': DRIVER}, check_mode).run(task_vars={})
+    assert result['check_mode'] is expected
+    assert result['changed'] is False and 'failed' not in result
+    assert result['action'] == 'install' and result['inputs'] == {k: v for k, v in DRIVER.items() if k != 'gpu'}
+
+
+@pytest.mark.parametrize('check_mode', [True, False])
+def test_check_mode_also_without_a_plan_and_on_failure(check_mode):
+    # validation only (apt_components, cuda_toolkit read their check mode from it)
+    result = _action({'role': 'cuda_toolkit', 'inputs': {'cuda_toolkit_verify': True}}, check_mode).run(task_vars={})
+    assert result == {'check_mode': check_mode, 'changed': False}
+    refused = _action({'role': 'cuda_toolkit', 'inputs': {'cuda_toolkit_verify': 'maybe'}}, check_mode).run(task_vars={})
+    assert refused['failed'] is True and refused['check_mode'] is check_mode
+    assert refused['msg'] == "cuda_toolkit_verify: 'maybe' is not a boolean; accepted: true or false"
+
+
+def test_check_mode_of_a_replan_is_the_replanning_tasks():
+    first = _action({'role': 'nvidia_driver', 'inputs': {}, 'plan': DRIVER}, False).run(task_vars={})
+    again = _action({'role': 'nvidia_driver', 'replan': first, 'plan': {'gpu': NO_GPU, 'not_installable': {}}}, True).run(task_vars={})
+    assert first['check_mode'] is False and again['check_mode'] is True
+    assert again['packages'] == first['packages']
+
+
+def test_a_plan_may_not_use_check_mode(monkeypatch):
+    monkeypatch.setitem(rp.PLANNERS, 'conda', lambda plan: ({'check_mode': True}, [], '; '))
+    with pytest.raises(AnsibleActionFail, match='keys Ansible reserves: check_mode'):
+        rp.run_plan('conda', {}, plan={})
+
+
+def test_the_action_refuses_an_option_it_does_not_know():
+    # refusals, the sentences the tasks built in Jinja, is gone: the rules say them from the context
+    with pytest.raises(AnsibleActionFail, match='Invalid options for labops.dlstack.role_plan: refusals'):
+        _action({'role': 'nvidia_driver', 'inputs': {}, 'refusals': ['x']}, False).run(task_vars={})

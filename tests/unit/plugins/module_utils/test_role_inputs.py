@@ -451,3 +451,68 @@ def test_report_dir_inside_an_inventory_directory_is_refused_before_anything(tmp
 def test_pytorch_env_report_dir_not_checked_when_it_does_not_verify(tmp_path):
     values = {'pytorch_env_report_dir': str(tmp_path), 'pytorch_env_verify': False}
     assert role_input_errors(values, 'pytorch_env', inventory_sources=[str(tmp_path)]) == []
+
+
+# What nvidia_driver's preflight read on the host (tasks/preflight.yml hands it over in the context): the MOK files not
+# found (missing_files) and the kernels under /lib/modules (installed_kernels, None when not read).
+MOK = {'nvidia_driver_mok_key': '/root/mok.priv', 'nvidia_driver_mok_cert': '/root/mok.der'}
+KERNELS = ['6.12.48+deb13-amd64', '6.1.0-57-amd64', '6.1.0-40-amd64']
+
+
+@pytest.mark.parametrize('values, context, expected', [
+    pytest.param(MOK, {'missing_files': ['/root/mok.priv', '/root/mok.der']},
+                 ['nvidia_driver_mok_key / nvidia_driver_mok_cert: /root/mok.priv, /root/mok.der not found on the host.'],
+                 id='mok-both-missing'),
+    pytest.param(MOK, {'missing_files': ['/root/mok.der']},
+                 ['nvidia_driver_mok_key / nvidia_driver_mok_cert: /root/mok.der not found on the host.'], id='mok-cert-missing'),
+    pytest.param(MOK, {'missing_files': []}, [], id='mok-present'),
+    pytest.param(MOK, {}, [], id='mok-not-read'),
+    # only the files the MOK variables name are the MOK's
+    pytest.param(dict(MOK, nvidia_driver_mok_cert='/root/other.der'), {'missing_files': ['/root/mok.der']}, [], id='mok-other-file'),
+    pytest.param({'nvidia_driver_mok_key': '', 'nvidia_driver_mok_cert': ''}, {'missing_files': ['']}, [], id='mok-unset'),
+    pytest.param({'nvidia_driver_kernel_release': '6.1.0-40-amd64'}, {'installed_kernels': KERNELS}, [], id='kernel-installed'),
+    pytest.param({'nvidia_driver_kernel_release': '6.1.0-41-amd64'}, {'installed_kernels': KERNELS},
+                 ['nvidia_driver_kernel_release: kernel 6.1.0-41-amd64 is not installed here (no /lib/modules/6.1.0-41-amd64); '
+                  'installed: 6.1.0-40-amd64, 6.1.0-57-amd64, 6.12.48+deb13-amd64. Install its linux-image package first, or '
+                  'leave the variable empty for the running kernel.'], id='kernel-not-installed'),
+    pytest.param({'nvidia_driver_kernel_release': '6.1.0-41-amd64'}, {'installed_kernels': []},
+                 ['nvidia_driver_kernel_release: kernel 6.1.0-41-amd64 is not installed here (no /lib/modules/6.1.0-41-amd64); '
+                  'installed: none. Install its linux-image package first, or leave the variable empty for the running kernel.'],
+                 id='kernel-none-installed'),
+    pytest.param({'nvidia_driver_kernel_release': '6.1.0-41-amd64'}, {'installed_kernels': None}, [], id='kernel-not-read'),
+    pytest.param({'nvidia_driver_kernel_release': ''}, {'installed_kernels': KERNELS}, [], id='kernel-running'),
+    # the MOK first, then the kernel (the order of the reads in preflight)
+    pytest.param(dict(MOK, nvidia_driver_kernel_release='6.1.0-41-amd64'),
+                 {'missing_files': ['/root/mok.priv'], 'installed_kernels': ['6.1.0-57-amd64']},
+                 ['nvidia_driver_mok_key / nvidia_driver_mok_cert: /root/mok.priv not found on the host.',
+                  'nvidia_driver_kernel_release: kernel 6.1.0-41-amd64 is not installed here (no /lib/modules/6.1.0-41-amd64); '
+                  'installed: 6.1.0-57-amd64. Install its linux-image package first, or leave the variable empty for the '
+                  'running kernel.'], id='mok-then-kernel'),
+])
+def test_nvidia_driver_refuses_what_the_host_lacks(values, context, expected):
+    assert ri.input_errors('nvidia_driver', values, context) == expected
+    assert role_input_errors(values, 'nvidia_driver', **context) == expected  # the filter hands the context over
+
+
+def test_what_the_host_lacks_is_said_after_the_variables_own_errors_only():
+    """A wrong variable is said alone: the MOK file or kernel it names may be wrong because of it."""
+    context = {'missing_files': ['mok.priv'], 'installed_kernels': ['6.1.0-57-amd64']}
+    values = dict(MOK, nvidia_driver_mok_key='mok.priv', nvidia_driver_kernel_release='linux-image-amd64')
+    assert ri.input_errors('nvidia_driver', values, context) == [
+        'nvidia_driver_kernel_release: \'linux-image-amd64\' is not valid; accepted: empty (the running kernel), or the '
+        '`uname -r` of an installed kernel such as "6.1.0-40-amd64"',
+        'nvidia_driver_mok_key: \'mok.priv\' is not an absolute path; accepted: the absolute path of the file on the host '
+        '(starting with /, no "..") or ""']
+    # an included role's variable counts too, and so does the platform's refusal
+    assert ri.input_errors('nvidia_driver', dict(MOK, apt_components_keyring='debian.gpg'),
+                           {'missing_files': ['/root/mok.der']})[0].startswith('apt_components_keyring:')
+    assert ri.input_errors('nvidia_driver', MOK, {'missing_files': ['/root/mok.der'], 'platform': {'supported': False},
+                                                  'host': 'Fedora 41'}) == [
+        'nvidia_driver: supported are Debian 12/13 and Ubuntu 22.04/24.04, not Fedora 41.']
+
+
+def test_only_nvidia_driver_rules_on_the_host_reads():
+    assert sorted(ri.HOST_RULES) == ['nvidia_driver']
+    assert ri.input_errors('cuda_toolkit', {}, {'missing_files': ['/x'], 'installed_kernels': []}) == []
+    # the filter ignores reads of the wrong type (a string is not a list of files)
+    assert role_input_errors(MOK, 'nvidia_driver', missing_files='/root/mok.der') == []
