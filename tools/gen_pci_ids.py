@@ -54,16 +54,16 @@ HEADER = '''\
 # supplies those. TSV rows that are not GPUs are left out (NOT_GPUS of the generator).
 # DEVICE_FIRST_DRIVER: tests/unit/fixtures/gpu/open-gpu-kernel-modules/first_driver_by_device.tsv, the first
 # NVIDIA/open-gpu-kernel-modules release tag whose README "Product Name | PCI ID" table lists the device.
+# _DEVICES holds one row per device (a TSV row and its first driver); DEVICE_NAMES, DEVICE_FIRST_DRIVER and
+# DEVICE_GROUPS are built from it at the end.
 
-"""PCI device id -> chip, architecture, compute capability; first driver listing it (data only)."""
+"""PCI device id -> chip, architecture, compute capability; first driver listing it (data, and its builder)."""
 
 from __future__ import annotations
 
 PCIIDS_VERSION = '2026.08.22'
 PCIIDS_SOURCE = 'pciutils/pciids:pci.ids@c1c12547 (Version 2026.08.22)'
 
-# (chip, architecture, compute capability or '' when the TSV has none, space separated 4-digit device ids)
-DEVICE_GROUPS = (
 '''
 
 
@@ -98,43 +98,35 @@ def read_first_driver_tsv(path):
     return source, rows
 
 
+BUILDER = '''
+# device id -> name as pci.ids spells it (chip code name, marketing names in brackets)
+DEVICE_NAMES = dict((row[0], row[5]) for row in _DEVICES)
+# device id -> first driver release whose open-gpu-kernel-modules README lists it
+DEVICE_FIRST_DRIVER = dict((row[0], row[4]) for row in _DEVICES if row[4])
+# (chip, architecture, compute capability or '', space separated 4-digit device ids), in the order the
+# (chip, architecture, compute capability) first appear in _DEVICES
+DEVICE_GROUPS = tuple(key + (' '.join(row[0] for row in _DEVICES if row[1:4] == key),)
+                      for key in dict.fromkeys(row[1:4] for row in _DEVICES))
+'''
+
+
 def render(rows, first_driver=None):
+    """The module's text from the pci.ids TSV rows and read_first_driver_tsv()'s (source, rows), if any."""
     rows = [r for r in rows if r[0] not in NOT_GPUS]
-    groups = {}
-    order = []
-    for device_id, chip, arch, cc, _name in rows:
-        key = (chip, arch, cc)
-        if key not in groups:
-            groups[key] = []
-            order.append(key)
-        groups[key].append(device_id)
-    out = [HEADER]
-    for key in order:
-        chip, arch, cc = key
-        ids = ' '.join(groups[key])
-        wrapped = textwrap.wrap(ids, 120)
-        if len(wrapped) == 1:
-            out.append("    (%r, %r, %r, %r),\n" % (chip, arch, cc, wrapped[0]))
-        else:
-            out.append("    (%r, %r, %r,\n" % (chip, arch, cc))
-            last = len(wrapped) - 1
-            for i, part in enumerate(wrapped):
-                if i < last:
-                    out.append("     %r\n" % (part + ' ',))
-                else:
-                    out.append("     %r),\n" % (part,))
-    out.append(')\n\n# device id -> name as pci.ids spells it (chip code name, marketing names in brackets)\nDEVICE_NAMES = {\n')
-    for device_id, _chip, _arch, _cc, name in rows:
-        out.append("    %r: %r,\n" % (device_id, name))
-    out.append('}\n')
-    if first_driver is not None:
-        source, first_rows = first_driver
-        parts = textwrap.wrap(source, 100, drop_whitespace=False)
-        out.append('\nFIRST_DRIVER_SOURCE = (\n%s)\n' % ''.join('    %r\n' % part for part in parts))
-        out.append('\n# device id -> first driver release whose open-gpu-kernel-modules README lists it\nDEVICE_FIRST_DRIVER = {\n')
-        for device_id, version, _name in first_rows:
-            out.append("    %r: %r,\n" % (device_id, version))
-        out.append('}\n')
+    source, first_rows = first_driver if first_driver is not None else ('', [])
+    drivers = dict((device_id, version) for device_id, version, _name in first_rows)
+    unknown = sorted(set(drivers) - set(r[0] for r in rows))
+    if unknown:
+        raise ValueError('first driver TSV lists devices that are not GPUs of the pci.ids TSV: %s' % ' '.join(unknown))
+    parts = textwrap.wrap(source, 100, drop_whitespace=False) or ['']
+    out = [HEADER, 'FIRST_DRIVER_SOURCE = (\n%s)\n' % ''.join('    %r\n' % part for part in parts)]
+    out.append('\n# (device id, chip, architecture, compute capability or \'\' when the TSV has none, first driver release\n'
+               '#  whose open-gpu-kernel-modules README lists the device or \'\', name as pci.ids spells it)\n'
+               '_DEVICES = (\n')
+    for device_id, chip, arch, cc, name in rows:
+        out.append("    %r,\n" % ((device_id, chip, arch, cc, drivers.get(device_id, ''), name),))
+    out.append(')\n')
+    out.append(BUILDER)
     return ''.join(out)
 
 

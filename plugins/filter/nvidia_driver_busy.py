@@ -6,19 +6,13 @@ documented in plugins/filter/nvidia_driver_busy.yml)."""
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.labops.dlstack.plugins.module_utils._driver_busy import busy_decision
+from ansible_collections.labops.dlstack.plugins.plugin_utils._filter_call import gpu_decision
 
 
 def nvidia_driver_busy(gpu, **kwargs):
     """ansible_facts['dlstack_gpu'] | nvidia_driver_busy(plan=..., stage='change', policy='defer', ...) -> the decision."""
-    if not isinstance(gpu, dict):
-        raise AnsibleFilterError('nvidia_driver_busy: the input must be ansible_facts.dlstack_gpu (a dict)')
-    try:
-        return busy_decision(gpu, **kwargs)
-    except TypeError as exc:
-        raise AnsibleFilterError('nvidia_driver_busy: %s' % exc) from exc
+    return gpu_decision('nvidia_driver_busy', busy_decision, gpu, **kwargs)
 
 
 class FilterModule:

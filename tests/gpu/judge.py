@@ -80,6 +80,11 @@ def recap(log):
     return found
 
 
+def recap_clean(rc):
+    """The PLAY RECAP rc says failed=0 and unreachable=0."""
+    return rc is not None and rc['failed'] == 0 and rc['unreachable'] == 0
+
+
 def recap_text(rc):
     if rc is None:
         return 'no PLAY RECAP'
@@ -90,6 +95,16 @@ def adhoc_facts(path):
     """ansible_facts.dlstack_gpu from `ansible localhost -m labops.dlstack.gpu_facts --tree DIR` (DIR/localhost)."""
     data = load(path)
     return (data.get('ansible_facts') or {}).get('dlstack_gpu') if isinstance(data, dict) else None
+
+
+def played_and_reported(v, args, label):
+    """Check (as `label`) that the play of args.log ended with failed=0 and unreachable=0, and that the HTML report
+    args.html was written; (the recap, the JSON report args.json or {})."""
+    rc = recap(args.log)
+    v.check(label, recap_clean(rc), recap_text(rc))
+    report = load(args.json) or {}
+    v.check('HTML written', os.path.isfile(args.html) and os.path.getsize(args.html) > 0)
+    return rc, report
 
 
 # --------------------------------------------------------------------------------------------------
@@ -138,11 +153,8 @@ def step_facts(args):
 def step_report(args):
     """2: gpu_report.yml wrote JSON and HTML with this host's row."""
     v = Verdict()
-    rc = recap(args.log)
-    v.check('play recap failed=0', rc is not None and rc['failed'] == 0 and rc['unreachable'] == 0, recap_text(rc))
-    report = load(args.json) or {}
+    rc, report = played_and_reported(v, args, 'play recap failed=0')
     rows = report.get('rows') or []
-    v.check('HTML written', os.path.isfile(args.html) and os.path.getsize(args.html) > 0)
     v.check('one row', len(rows) == 1, len(rows))
     row = rows[0] if rows else {}
     v.check('row status ok', row.get('status') == 'ok', row.get('status'))
@@ -166,8 +178,7 @@ def step_driver(args):
         rc = recap(log)
         result = ((load(proof) or {}).get('nvidia_driver_result') or {})
         failure = (load(proof) or {}).get('failure')
-        v.check('%s run: failed=0' % label, rc is not None and rc['failed'] == 0 and rc['unreachable'] == 0,
-                (failure or {}).get('msg') or recap_text(rc))
+        v.check('%s run: failed=0' % label, recap_clean(rc), (failure or {}).get('msg') or recap_text(rc))
         v.check('%s run: changed=0' % label, rc is not None and rc['changed'] == 0, recap_text(rc))
         v.check('%s run: action satisfied' % label, result.get('action') == 'satisfied', result.get('action'))
         v.check('%s run: host mode (not a container)' % label, result.get('mode') == 'host', result.get('mode'))
@@ -205,7 +216,7 @@ def step_cuda(args):
         v.check('%s: no repository needed' % label, plan.get('needs_repo') is False, plan.get('needs_repo'))
         if label == 'check':
             # a first check run may report the profile script and test program it would write: changes allowed
-            v.check('check: failed=0', rc is not None and rc['failed'] == 0 and rc['unreachable'] == 0, recap_text(rc))
+            v.check('check: failed=0', recap_clean(rc), recap_text(rc))
             parts.append('check %s' % recap_text(rc))
             continue
         compile_ok = any(line == 'compiled with CUDA %s for -arch=sm_%s' % (args.version, args.sm) for line in lines)
@@ -245,7 +256,7 @@ def step_torch(args):
     """5: molecule/gpu's converge as the lab user: the environment sees the GPU, twice, second run changed=0."""
     v = Verdict()
     rc1, rc2 = recap(args.log), recap(args.again_log)
-    v.check('converge: failed=0', rc1 is not None and rc1['failed'] == 0 and rc1['unreachable'] == 0, recap_text(rc1))
+    v.check('converge: failed=0', recap_clean(rc1), recap_text(rc1))
     v.check('idempotence: changed=0 failed=0', rc2 is not None and rc2['failed'] == 0 and rc2['changed'] == 0, recap_text(rc2))
     report = load(args.report) or {}
     envs = report.get('envs') or []
@@ -289,12 +300,9 @@ def step_torch(args):
 def step_verify(args):
     """6: verify.yml's fleet report with this host green."""
     v = Verdict()
-    rc = recap(args.log)
-    v.check('verify: failed=0', rc is not None and rc['failed'] == 0 and rc['unreachable'] == 0, recap_text(rc))
-    report = load(args.json) or {}
+    rc, report = played_and_reported(v, args, 'verify: failed=0')
     rows = report.get('rows') or []
     summary = report.get('summary') or {}
-    v.check('HTML written', os.path.isfile(args.html) and os.path.getsize(args.html) > 0)
     v.check('one host, status ok', summary.get('hosts') == 1 and summary.get('by_status') == {'ok': 1},
             summary.get('by_status'))
     v.check('torch checks passed', summary.get('torch_checks', 0) >= 1 and summary.get('torch_checks_failed') == 0,

@@ -101,29 +101,28 @@ SKIP = ('/proc', '/sys', '/dev', '/tmp', '/root/.ansible', '/var/log', '/var/cac
         '/opt/labops-faults')
 HASHED = ('/etc/', '/home/', '/opt/', '/usr/local/', '/var/lib/dpkg/', '/root/')
 root_dev = os.lstat('/').st_dev
+def root_fs_stat(p):
+    # lstat of p, or None when it is gone or on another filesystem than / (-xdev)
+    try:
+        st = os.lstat(p)
+    except OSError:
+        return None
+    return st if st.st_dev == root_dev else None
 files = {}
 for top, dirs, names in os.walk('/'):
     keep = []
     for d in dirs:
         p = os.path.join(top, d)
-        if p in SKIP:
-            continue
-        try:
-            st = os.lstat(p)
-        except OSError:
-            continue
-        if st.st_dev != root_dev:
+        st = None if p in SKIP else root_fs_stat(p)
+        if st is None:
             continue
         files[p] = ['d', oct(st.st_mode), st.st_uid, st.st_gid]
         keep.append(d)
     dirs[:] = keep
     for n in names:
         p = os.path.join(top, n)
-        try:
-            st = os.lstat(p)
-        except OSError:
-            continue
-        if st.st_dev != root_dev:
+        st = root_fs_stat(p)
+        if st is None:
             continue
         entry = ['f', oct(st.st_mode), st.st_uid, st.st_gid, st.st_size, st.st_mtime_ns]
         if stat.S_ISLNK(st.st_mode):

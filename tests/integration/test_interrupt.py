@@ -12,6 +12,7 @@ left half-done, then reruns the same command and checks the result as the user.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -38,11 +39,19 @@ def _kill_remote(container, pattern):
     assert wait_for(lambda: not _pids(container, pattern), 30), 'remote %s still running' % pattern
 
 
-def _start(tmp_path, name, inventory, tags):
+@contextlib.contextmanager
+def _started(tmp_path, name, inventory, tags):
+    """ansible-playbook running in the background, its output in tmp_path/NAME.log: (proc, log). Leaving the
+    block kills its process group if it still runs and closes the log."""
     log = open(tmp_path / (name + '.log'), 'w')
     proc = subprocess.Popen(playbook_argv(inventory, tags=tags), stdout=log, stderr=subprocess.STDOUT,
                             env=ansible_env('default'), cwd=str(tmp_path), start_new_session=True)
-    return proc, log
+    try:
+        yield proc, log
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
 
 
 def _kill_controller(proc):
@@ -72,15 +81,10 @@ def test_conda_installer_killed_midway_then_rerun_converges(interrupted_host):
     container, inventory, base = interrupted_host
     prefix = '/home/alice/miniforge3'
     dexec(container, 'touch', SLOW_FLAG)
-    proc, log = _start(base, 'conda-killed', inventory, 'conda')
-    try:
+    with _started(base, 'conda-killed', inventory, 'conda') as (proc, log):
         found = wait_for(lambda: _pids(container, 'sleep 600'), 240)
         assert found, 'the installer never reached its pause; see %s' % log.name
         _kill_controller(proc)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
     _kill_remote(container, 'Miniforge3-slowstandin')
     _kill_remote(container, 'sleep 600')
     # really half-done: a prefix with a Python but no conda, the role's in-progress mark, no completion record
@@ -103,18 +107,13 @@ def test_conda_installer_killed_midway_then_rerun_converges(interrupted_host):
 
 def test_torch_layer_install_killed_midway_then_rerun_converges(interrupted_host):
     container, inventory, base = interrupted_host
-    proc, log = _start(base, 'pytorch-killed', inventory, 'pytorch')
-    try:
+    with _started(base, 'pytorch-killed', inventory, 'pytorch') as (proc, log):
         found = wait_for(lambda: _pids(container, 'uv pip install'), 420)
         assert found, 'the layer install never started; see %s' % log.name
         # let it unpack part of torch
         wait_for(lambda: dexec(container, 'sh', '-c', 'ls -d /opt/labops-dlstack/pytorch/layers/*/lib/python3.11/site-packages/torch',
                                check=False).returncode == 0, 120)
         _kill_controller(proc)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
     _kill_remote(container, 'uv pip install')
     layers = dexec(container, 'sh', '-c', 'ls -d /opt/labops-dlstack/pytorch/layers/*/').stdout.split()
     assert len(layers) == 1, layers

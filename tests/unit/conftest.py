@@ -21,6 +21,18 @@ import pytest
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 FIXTURES = os.path.join(REPO_ROOT, 'tests', 'unit', 'fixtures', 'gpu')
 
+# What `conda info --json` of the fixtures/conda captures says (conda-info-miniforge.json, and
+# conda-info-with-warning.txt: the same after a WARNING line), as _conda.parse_conda_info returns it.
+CONDA_INFO_MINIFORGE = {
+    'conda_version': '26.3.2',
+    'python_version': '3.13.5',
+    'root_prefix': '/home/alice/miniforge3',
+    'platform': 'linux-64',
+    'channels': ['https://conda.anaconda.org/conda-forge/linux-64', 'https://conda.anaconda.org/conda-forge/noarch'],
+    'envs': ['/home/alice/miniforge3'],
+    'stand_in': False,
+}
+
 
 def _already_importable():
     try:

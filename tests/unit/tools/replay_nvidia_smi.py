@@ -27,31 +27,41 @@ import sys
 COMPUTE_APPS_ALIASES = {'name': 'process_name', 'used_memory': 'used_gpu_memory'}
 
 
+def query_fields(argv, option):
+    """['a', 'b'] for `option=a,b` in argv (the first one); None when argv does not ask it."""
+    query = [a for a in argv if a.startswith(option + '=')]
+    return query[0].split('=', 1)[1].split(',') if query else None
+
+
+def unknown_field(fields, valid):
+    """nvidia-smi's answer to the first of fields it does not know (valid: the recorded fields, None = any), or None."""
+    for field in fields:
+        if valid is not None and field not in valid:
+            return 2, 'Field "%s" is not a valid field to query.\n\n' % field, ''
+    return None
+
+
 def respond(spec, argv):
     """(rc, stdout, stderr) for nvidia-smi arguments argv (without the program name)."""
     failure = spec.get('failure')
     if failure:
         return failure.get('rc', 255), failure.get('stdout', ''), failure.get('stderr', '')
-    query = [a for a in argv if a.startswith('--query-gpu=')]
-    if query:
-        fields = query[0].split('=', 1)[1].split(',')
-        valid = spec.get('valid_fields')
-        for field in fields:
-            if valid is not None and field not in valid:
-                return 2, 'Field "%s" is not a valid field to query.\n\n' % field, ''
+    fields = query_fields(argv, '--query-gpu')
+    if fields is not None:
+        refusal = unknown_field(fields, spec.get('valid_fields'))
+        if refusal:
+            return refusal
         lines = []
         for gpu in spec.get('gpus', []):
             lines.append(', '.join(gpu[f] for f in fields))
         if not lines:
             return 6, 'No devices were found\n', ''
         return 0, '\n'.join(lines) + '\n', ''
-    apps = [a for a in argv if a.startswith('--query-compute-apps=')]
-    if apps:
-        fields = apps[0].split('=', 1)[1].split(',')
-        valid = spec.get('compute_apps_fields')
-        for field in fields:
-            if valid is not None and field not in valid:
-                return 2, 'Field "%s" is not a valid field to query.\n\n' % field, ''
+    fields = query_fields(argv, '--query-compute-apps')
+    if fields is not None:
+        refusal = unknown_field(fields, spec.get('compute_apps_fields'))
+        if refusal:
+            return refusal
         lines = [', '.join(row[COMPUTE_APPS_ALIASES.get(f, f)] for f in fields) for row in spec.get('compute_apps') or []]
         return 0, ''.join(line + '\n' for line in lines), ''
     if argv[:1] == ['--version']:

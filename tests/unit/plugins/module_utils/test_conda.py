@@ -13,6 +13,8 @@ import shutil
 
 import pytest
 
+from conftest import CONDA_INFO_MINIFORGE
+
 from ansible_collections.labops.dlstack.plugins.module_utils import _conda
 
 FIXTURES = os.path.join(os.path.dirname(__file__), '..', '..', 'fixtures', 'conda')
@@ -300,20 +302,9 @@ def test_condarc_ssl_verify(value, expected):
 
 # --- conda info and prefixes ------------------------------------------------------------------
 
-EXPECTED_INFO = {
-    'conda_version': '26.3.2',
-    'python_version': '3.13.5',
-    'root_prefix': '/home/alice/miniforge3',
-    'platform': 'linux-64',
-    'channels': ['https://conda.anaconda.org/conda-forge/linux-64', 'https://conda.anaconda.org/conda-forge/noarch'],
-    'envs': ['/home/alice/miniforge3'],
-    'stand_in': False,
-}
-
-
 @pytest.mark.parametrize('name', ['conda-info-miniforge.json', 'conda-info-with-warning.txt'])
 def test_parse_conda_info(name):
-    assert _conda.parse_conda_info(fixture(name)) == EXPECTED_INFO
+    assert _conda.parse_conda_info(fixture(name)) == CONDA_INFO_MINIFORGE
 
 
 @pytest.mark.parametrize('text', ['', 'not json', '[1, 2]', 'WARNING only {'])

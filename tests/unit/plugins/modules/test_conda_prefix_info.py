@@ -12,7 +12,7 @@ import shutil
 
 import pytest
 
-from conftest import run_main
+from conftest import CONDA_INFO_MINIFORGE, run_main
 
 from ansible_collections.labops.dlstack.plugins.modules import conda_prefix_info
 
@@ -54,15 +54,7 @@ def test_conda_info_runs_the_prefix_conda(capsys, tmp_path):
     code, result = run_module(capsys, {'prefix': prefix, 'conda_info': True})
     assert code == 0
     assert result['changed'] is False
-    assert result['conda_info'] == {
-        'conda_version': '26.3.2',
-        'python_version': '3.13.5',
-        'root_prefix': '/home/alice/miniforge3',
-        'platform': 'linux-64',
-        'channels': ['https://conda.anaconda.org/conda-forge/linux-64', 'https://conda.anaconda.org/conda-forge/noarch'],
-        'envs': ['/home/alice/miniforge3'],
-        'stand_in': False,
-    }
+    assert result['conda_info'] == CONDA_INFO_MINIFORGE
 
 
 def test_conda_info_failure_is_reported(capsys, tmp_path):
