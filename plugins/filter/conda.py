@@ -44,8 +44,11 @@ def conda_condarc(channels, channel_alias='', custom_channels=None, pkgs_dirs=No
                           proxy_servers=proxy_servers, ssl_verify=ssl_verify, accept_tos=bool(accept_tos), extra=extra)
 
 
-def conda_verify_summary(results, installer):
-    return _conda.verify_summary(results, installer or {})
+def conda_verify_summary(results, installer, users=None):
+    try:
+        return _conda.verify_summary(results, installer or {}, users)
+    except ValueError as exc:
+        raise AnsibleFilterError('conda_verify_summary: %s' % exc) from exc
 
 
 class FilterModule(object):

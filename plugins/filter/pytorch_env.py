@@ -38,10 +38,15 @@ def pytorch_env_diagnose(probe, plan, gpu_facts=None, require_cuda=False):
     return pe.diagnose(probe, plan, gpu_facts, bool(require_cuda))
 
 
-def pytorch_env_report(probe_results, host, gpu_facts=None, require_cuda=False):
+def pytorch_env_report(probe_results, host, gpu_facts=None, require_cuda=False, plans=None):
     if not isinstance(probe_results, list):
-        raise AnsibleFilterError('pytorch_env_report: the input must be the results list of a pytorch_env_info loop')
-    return pe.report(probe_results, host, gpu_facts, bool(require_cuda))
+        raise AnsibleFilterError('pytorch_env_report: the input must be the results list of pytorch_env_info')
+    if plans is not None and not isinstance(plans, list):
+        raise AnsibleFilterError('pytorch_env_report: plans must be the envs list of the plan')
+    try:
+        return pe.report(probe_results, host, gpu_facts, bool(require_cuda), plans)
+    except ValueError as exc:
+        raise AnsibleFilterError('pytorch_env_report: %s' % exc) from exc
 
 
 def pytorch_env_wheel_sources(layers):

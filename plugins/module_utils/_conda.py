@@ -241,8 +241,8 @@ def user_plan(users, passwd, distribution='miniforge', state='present', channels
     """One entry per item of conda_users, resolved against the host's passwd database.
 
     `users` is conda_users; `passwd` is getent's result (name -> [x, uid, gid, gecos, home, shell]).
-    Each entry: name, state, prefix (absolute), home, uid, gid, channels, exists (user known),
-    create (the role must create the user first). Returns {'users': [...], 'errors': [...]}.
+    Each entry: name (also as user, the key conda_prefix_info's prefixes takes), state, prefix (absolute), home,
+    uid, gid, channels, exists (user known), create (the role must create the user first). Returns {'users': [...], 'errors': [...]}.
     A missing user is an error for state present unless create_users; for state absent it is
     nothing to do (exists False).
     """
@@ -300,6 +300,7 @@ def user_plan(users, passwd, distribution='miniforge', state='present', channels
             continue
         planned.append({
             'name': name,
+            'user': name,  # the key conda_prefix_info's prefixes read as whom to ask conda
             'state': user_state,
             'prefix': prefix,
             'home': entry['home'],
@@ -531,18 +532,22 @@ def read_prefix(prefix):
     return result
 
 
-def verify_summary(results, installer):
-    """What each user's conda is, from the registered conda_prefix_info loop of the role's verify.
+def verify_summary(results, installer, users=None):
+    """What each user's conda is, from conda_prefix_info's reads in the role's verify.
 
-    results: the loop's results (each with the user's plan entry under __conda_user; skipped items,
+    results: conda_prefix_info's prefixes (one task with prefixes: then `users` is the plan's entries in the same
+    order), or the results of a loop of it (each with the user's plan entry under __conda_user; skipped items,
     as in check mode, are left out); installer: the role's installer decision (version, conda_version).
     Returns one dict per user: user, prefix, owner (the user's name, or 'uid N' when someone else owns
     the prefix), distribution, version (the installer release recorded in the prefix), conda_version,
     python_version, stand_in, ok and message (what the role asserts, in words).
     """
     out = []
-    for res in results or []:
-        user = res.get('__conda_user') or {}
+    results = list(results or [])
+    if users is not None and len(users) != len(results):
+        raise ValueError('%d prefix reads for %d users' % (len(results), len(users)))
+    for index, res in enumerate(results):
+        user = users[index] if users is not None else res.get('__conda_user') or {}
         if res.get('skipped') or not user:
             continue
         info = res.get('conda_info') or {}

@@ -395,7 +395,7 @@ def plan_environments(users, settings, gpu_facts=None, homes=None):
     if not isinstance(users, list):
         return {'envs': [], 'layers': [], 'errors': ['pytorch_env_users: must be a list of {user, envs}'],
                 'check_path': check_path(root, settings.get('shared_check', True)),
-                'state': state_paths([], [], None)}
+                'state': state_paths([], [], None), 'checks': []}
     try:
         if not _FULL_VERSION_RE.match(str(settings.get('torch_version') or '')):
             raise ValueError('%r is not a full version like 2.13.0' % (settings.get('torch_version'),))
@@ -443,7 +443,13 @@ def plan_environments(users, settings, gpu_facts=None, homes=None):
     shared = check_path(root, settings.get('shared_check', True))
     errors = [_INHERITED_KEY_RE.sub(r'\1 (or pytorch_env_\2): ', e, count=1) for e in errors]
     return {'envs': envs, 'layers': [layers[k] for k in sorted(layers)], 'errors': errors, 'check_path': shared,
-            'state': state_paths(envs, [layers[k] for k in sorted(layers)], shared, settings.get('pth_name') or PTH_NAME)}
+            'state': state_paths(envs, [layers[k] for k in sorted(layers)], shared, settings.get('pth_name') or PTH_NAME),
+            'checks': checks(envs)}
+
+
+def checks(envs):
+    """What pytorch_env_info's envs option takes, in the order of the plan's envs: user and interpreter of each."""
+    return [{'user': env['user'], 'python': env['env_python'], 'name': env['name']} for env in envs]
 
 
 def state_paths(envs, layers, shared_check, pth_name=None):
@@ -1137,17 +1143,22 @@ def variant_note(plan, gpu_facts=None):
     return text
 
 
-def report(probe_results, host, gpu_facts=None, require_cuda=False):
-    """The per-host report from the registered loop of pytorch_env_info (one result per env plan).
+def report(probe_results, host, gpu_facts=None, require_cuda=False, plans=None):
+    """The per-host report from pytorch_env_info's results (one per env plan).
 
-    Skipped items (check mode, environment not there yet) are listed as not verified. The report has
+    probe_results: the results of pytorch_env_info with envs (the role's one task: then `plans` is the plan's
+    envs, in the same order), or of a loop of it with python (each result carries its env plan as the loop
+    variable). Skipped items (check mode, environment not there yet) are listed as not verified. The report has
     no timestamps or timings, so it is the same on every run of an unchanged host.
     """
     summary = gpu_summary(gpu_facts)
     envs = []
     skipped = []
-    for res in probe_results or []:
-        plan = res.get(res.get('ansible_loop_var') or '__pytorch_env_env') or {}
+    probe_results = list(probe_results or [])
+    if plans is not None and len(plans) != len(probe_results):
+        raise ValueError('%d results for %d environments' % (len(probe_results), len(plans)))
+    for index, res in enumerate(probe_results):
+        plan = plans[index] if plans is not None else res.get(res.get('ansible_loop_var') or '__pytorch_env_env') or {}
         if res.get('skipped') or 'probe' not in res:
             skipped.append('%s/%s' % (plan.get('user'), plan.get('name')))
             continue

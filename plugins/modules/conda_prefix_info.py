@@ -15,13 +15,25 @@ description:
     and optionally the output of C(PREFIX/bin/conda info --json).
   - Tells the distribution (Miniforge from conda-forge, Miniconda from Anaconda's pkgs/main, Anaconda
     from its metapackage) and versions, so the role installs, updates in place or leaves the prefix alone.
-  - Run it as the prefix's owner (C(become_user)) so that nothing it triggers is owned by another user.
+  - Run it as the prefix's owner (C(become_user)) so that nothing it triggers is owned by another user, or give
+    O(prefixes) with each prefix's user - the module then runs as root and starts each C(conda info) as that
+    user (uid, groups, C(HOME), as C(su USER) gives them, plugins/module_utils/_as_user.py) - every user's prefix
+    in one task.
 author: labops.dlstack maintainers (@labops)
 options:
   prefix:
-    description: Absolute path of the conda prefix (for example C(/home/alice/miniforge3)).
+    description:
+      - Absolute path of the conda prefix (for example C(/home/alice/miniforge3)).
+      - Exactly one of O(prefix) and O(prefixes).
     type: path
-    required: true
+  prefixes:
+    description:
+      - Several prefixes read in one task, each item a dict with C(prefix) (an absolute path) and optionally
+        C(user), the user O(conda_info) runs C(conda) as (needs root unless it is the user the module runs as;
+        without C(user), as the module's user). Returned as RV(prefixes), in the same order.
+      - Exactly one of O(prefix) and O(prefixes).
+    type: list
+    elements: dict
   conda_info:
     description:
       - Also run C(PREFIX/bin/conda info --json) and return its main fields as RV(conda_info).
@@ -51,12 +63,28 @@ EXAMPLES = r"""
   become_user: alice
   register: alice_conda
 
+- name: Read alice's and bob's prefixes and ask each conda as its user, in one task
+  labops.dlstack.conda_prefix_info:
+    prefixes:
+      - {prefix: /home/alice/miniforge3, user: alice}
+      - {prefix: /home/bob/miniforge3, user: bob}
+    conda_info: true
+  become: true
+  register: condas
+
 - name: Show the installed conda
   ansible.builtin.debug:
     msg: "{{ alice_conda.distribution }} {{ alice_conda.installer.version | default('?') }} (conda {{ alice_conda.conda_version }})"
 """
 
 RETURN = r"""
+prefixes:
+  description:
+    - With O(prefixes), one dict per item in its order - the fields below for that prefix, and C(user) (the
+      item's user, or null). Without O(prefixes) the fields below are returned at the top level.
+  returned: with O(prefixes)
+  type: list
+  elements: dict
 prefix:
   description: The prefix read.
   returned: always
@@ -131,26 +159,55 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.labops.dlstack.plugins.module_utils import _as_user
 from ansible_collections.labops.dlstack.plugins.module_utils._conda import parse_conda_info, read_prefix
+
+
+def read_one(prefix, conda_info, user=None, run=None):
+    """One prefix: read_prefix's fields, with conda_info from `conda info --json` (as `user` when given).
+
+    Returns (result, error); error is a message when the prefix is not absolute or conda info failed.
+    """
+    if not isinstance(prefix, str) or not os.path.isabs(prefix):
+        return None, 'prefix: %r is not an absolute path' % (prefix,)
+    result = read_prefix(prefix.rstrip('/') or '/')
+    if conda_info and result['conda_exe']:
+        argv = [result['conda_exe'], 'info', '--json']
+        if user:
+            rc, out, err = _as_user.run_as(argv, user, cwd=result['prefix'])
+        else:
+            rc, out, err = run(argv)
+        if rc != 0:
+            return result, '%s info --json failed%s (rc %d): %s' % (
+                result['conda_exe'], ' as %s' % user if user else '', rc, (err or out).strip()[-2000:])
+        result['conda_info'] = parse_conda_info(out)
+    return result, None
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            prefix=dict(type='path', required=True),
+            prefix=dict(type='path'),
+            prefixes=dict(type='list', elements='dict'),
             conda_info=dict(type='bool', default=False),
         ),
+        required_one_of=[('prefix', 'prefixes')],
+        mutually_exclusive=[('prefix', 'prefixes')],
         supports_check_mode=True,
     )
-    prefix = module.params['prefix']
-    if not os.path.isabs(prefix):
-        module.fail_json(msg='prefix: %r is not an absolute path' % prefix)
-    result = read_prefix(prefix.rstrip('/') or '/')
-    if module.params['conda_info'] and result['conda_exe']:
-        rc, out, err = module.run_command([result['conda_exe'], 'info', '--json'])
-        if rc != 0:
-            module.fail_json(msg='%s info --json failed (rc %d): %s' % (result['conda_exe'], rc, (err or out).strip()[-2000:]), **result)
-        result['conda_info'] = parse_conda_info(out)
+    conda_info = module.params['conda_info']
+    if module.params['prefixes'] is not None:
+        out = []
+        for item in module.params['prefixes']:
+            result, error = read_one(item.get('prefix'), conda_info, item.get('user') or None, module.run_command)
+            if error:
+                module.fail_json(msg='prefixes: %s: %s' % (item.get('user') or item.get('prefix'), error),
+                                 prefixes=out)
+            out.append(dict(result, user=item.get('user') or None))
+        module.exit_json(changed=False, in_check_mode=module.check_mode, prefixes=out)
+    result, error = read_one(module.params['prefix'], conda_info, None, module.run_command)
+    if error:
+        module.fail_json(msg=error, **(result or {}))
     module.exit_json(changed=False, in_check_mode=module.check_mode, **result)
 
 

@@ -21,12 +21,34 @@ description:
     known value, and a multiplication of two matrices of ones; each with its wall time.
   - Read-only, never reports a change. The verdict (does this match what the host can do) is the
     filter P(labops.dlstack.pytorch_env_diagnose#filter).
+  - With O(envs) one task checks every environment, each as its own user - the module runs as root
+    (C(become)) and starts each check with the user's uid, groups, C(HOME) and C(SHELL), as C(su USER)
+    gives them (plugins/module_utils/_as_user.py) - in one connection instead of one C(become_user) task
+    item per user.
 author: labops.dlstack maintainers (@labops)
 options:
   python:
-    description: The environment's interpreter, for example C(/home/alice/.venvs/pytorch/bin/python).
+    description:
+      - The environment's interpreter, for example C(/home/alice/.venvs/pytorch/bin/python), checked as the
+        user the task runs as (use C(become_user)).
+      - Exactly one of O(python) and O(envs).
     type: path
-    required: true
+  envs:
+    description:
+      - Environments to check in one task, each as its user. Each item is a dict with C(python) (the
+        interpreter, an absolute path) and C(user) (the name of the user to check it as); other keys are
+        returned unchanged as C(env) in each item of RV(results).
+      - Checking as another user needs root (the play's or the task's C(become)); as the user the module
+        runs as, it needs nothing.
+      - Exactly one of O(python) and O(envs).
+    type: list
+    elements: dict
+  skip_missing:
+    description:
+      - With O(envs), an environment whose interpreter does not exist is returned as skipped (C(skipped) in its item of RV(results))
+        instead of checked (the role's check mode, where a new environment is not created yet).
+    type: bool
+    default: false
   size:
     description: Side of the square matrices multiplied on the device.
     type: int
@@ -52,12 +74,28 @@ EXAMPLES = r'''
   become: true
   become_user: alice
   register: probe
+
+- name: Probe alice's and bob's environments, each as its user, in one task
+  labops.dlstack.pytorch_env_info:
+    envs:
+      - {user: alice, python: /home/alice/.venvs/pytorch/bin/python}
+      - {user: bob, python: /home/bob/.venvs/pytorch/bin/python}
+  become: true
+  register: probes
 '''
 
 RETURN = r'''
+results:
+  description:
+    - With O(envs), one item per environment in the order given - C(env) (the item given), C(user), and
+      C(probe), C(exit_status) and C(stderr) as below; or C(skipped) true with O(skip_missing) when its
+      interpreter does not exist.
+  returned: with O(envs)
+  type: list
+  elements: dict
 probe:
   description: What the environment's torch answered.
-  returned: success
+  returned: with O(python)
   type: dict
   sample:
     python: "3.11.2"
@@ -83,11 +121,11 @@ exit_status:
     - Exit status of the check (0 every check passed, 1 one failed, as C(dlstack-check) exits for the user).
     - Not called C(rc) so that a failed check is reported in RV(probe), for the role to judge, rather than
       failing the task.
-  returned: always
+  returned: with O(python)
   type: int
 stderr:
   description: What the probe printed on stderr (warnings of torch).
-  returned: always
+  returned: with O(python)
   type: str
 '''
 
@@ -97,7 +135,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.labops.dlstack.plugins.module_utils import _pytorch_env_check
+from ansible_collections.labops.dlstack.plugins.module_utils import _as_user, _pytorch_env_check
 
 
 def parse_probe_output(rc, stdout, stderr):
@@ -117,28 +155,65 @@ def check_source():
     return inspect.getsource(_pytorch_env_check)
 
 
+def check_argv(python, size):
+    """The check run by the environment's own interpreter (it cannot import this collection)."""
+    return [python, '-c', check_source(), '--json', '--no-expect', '--size', str(size)]
+
+
+def env_cwd(python):
+    """No cwd from the caller: run from the environment's prefix, so a stray torch/ in the current directory
+    cannot shadow the installed one."""
+    return os.path.dirname(os.path.dirname(python)) or '/'
+
+
+def missing(python):
+    return {'exit_status': -1, 'stderr': '', 'probe': {'import_ok': False, 'error': 'no interpreter at %s' % python}}
+
+
+def check_env(env, size, timeout, skip_missing=False):
+    """One item of envs: checked as its user (the module runs as root), or skipped/missing."""
+    python, user = env.get('python'), env.get('user')
+    out = {'env': env, 'user': user}
+    if not isinstance(python, str) or not os.path.isabs(python) or not isinstance(user, str) or not user:
+        out.update(exit_status=-1, stderr='', probe={'import_ok': False, 'error': 'envs: each item needs python '
+                                                     '(an absolute path) and user, got %r' % (env,)})
+        return out
+    if not os.path.exists(python):
+        if skip_missing:
+            out.update(skipped=True, skip_reason='no interpreter at %s (not created yet)' % python)
+        else:
+            out.update(missing(python))
+        return out
+    rc, stdout, stderr = _as_user.run_as(check_argv(python, size), user, cwd=env_cwd(python), timeout=timeout)
+    out.update(exit_status=rc, stderr=stderr[-4000:], probe=parse_probe_output(rc, stdout, stderr))
+    return out
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            python=dict(type='path', required=True),
+            python=dict(type='path'),
+            envs=dict(type='list', elements='dict'),
+            skip_missing=dict(type='bool', default=False),
             size=dict(type='int', default=256),
             timeout=dict(type='int', default=300),
         ),
+        required_one_of=[('python', 'envs')],
+        mutually_exclusive=[('python', 'envs')],
         supports_check_mode=True,
     )
+    size, seconds = module.params['size'], module.params['timeout']
+    if module.params['envs'] is not None:
+        module.exit_json(changed=False, results=[check_env(env, size, seconds, module.params['skip_missing'])
+                                                 for env in module.params['envs']])
     python = module.params['python']
     if not os.path.exists(python):
-        module.exit_json(changed=False, exit_status=-1, stderr='',
-                         probe={'import_ok': False, 'error': 'no interpreter at %s' % python})
-    # the check's own source, run by the environment's interpreter (it cannot import this collection)
-    argv = [python, '-c', check_source(), '--json', '--no-expect', '--size', str(module.params['size'])]
-    # no cwd from the caller: run from the environment's prefix so a stray torch/ in the current
-    # directory cannot shadow the installed one
-    cwd = os.path.dirname(os.path.dirname(python)) or '/'
+        module.exit_json(changed=False, **missing(python))
+    argv = check_argv(python, size)
     timeout = module.get_bin_path('timeout')
     if timeout:
-        argv = [timeout, str(module.params['timeout'])] + argv
-    rc, stdout, stderr = module.run_command(argv, cwd=cwd)
+        argv = [timeout, str(seconds)] + argv
+    rc, stdout, stderr = module.run_command(argv, cwd=env_cwd(python))
     module.exit_json(changed=False, exit_status=rc, stderr=stderr[-4000:], probe=parse_probe_output(rc, stdout, stderr))
 
 

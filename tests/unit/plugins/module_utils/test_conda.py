@@ -160,10 +160,10 @@ PASSWD = {
 def test_user_plan_resolves_homes_and_prefixes():
     plan = _conda.user_plan(['alice', {'name': 'bob', 'prefix': 'tools/conda', 'channels': ['conda-forge', 'bioconda']}], PASSWD)
     assert plan == {'errors': [], 'users': [
-        {'name': 'alice', 'state': 'present', 'prefix': '/home/alice/miniforge3', 'home': '/home/alice', 'uid': '1001',
+        {'name': 'alice', 'user': 'alice', 'state': 'present', 'prefix': '/home/alice/miniforge3', 'home': '/home/alice', 'uid': '1001',
          'gid': '1001', 'channels': ['conda-forge'], 'exists': True, 'create': False,
          'incomplete_marker': '/home/alice/miniforge3.labops-dlstack-incomplete'},
-        {'name': 'bob', 'state': 'present', 'prefix': '/srv/home/bob/tools/conda', 'home': '/srv/home/bob', 'uid': '1002',
+        {'name': 'bob', 'user': 'bob', 'state': 'present', 'prefix': '/srv/home/bob/tools/conda', 'home': '/srv/home/bob', 'uid': '1002',
          'gid': '100', 'channels': ['conda-forge', 'bioconda'], 'exists': True, 'create': False,
          'incomplete_marker': '/srv/home/bob/tools/conda.labops-dlstack-incomplete'},
     ]}
@@ -421,6 +421,19 @@ def test_verify_summary_names_what_is_wrong(tmp_path):
     assert entry['message'] == (
         'conda (alice): %s holds 26.3.2-3, expected 26.3.2-4; conda 26.1.0, expected 26.3.2; owned by uid %d, not alice'
         % (prefix, uid))
+
+
+def test_verify_summary_of_one_task_pairs_reads_with_the_users_in_order(tmp_path):
+    prefix, result = _standin_result(tmp_path)
+    user = result.pop('__conda_user')
+    bob = {'name': 'bob', 'uid': os.getuid() + 1, 'prefix': '/home/bob/miniforge3', 'state': 'present'}
+    bob_read = dict(result, prefix=bob['prefix'], user='bob')  # what conda_prefix_info returns for prefixes
+    summary = _conda.verify_summary([dict(result, user='alice'), bob_read], INSTALLER, [user, bob])
+    looped = _conda.verify_summary([dict(result, __conda_user=user), dict(bob_read, __conda_user=bob)], INSTALLER)
+    assert summary == looped
+    assert [(e['user'], e['ok']) for e in summary] == [('alice', True), ('bob', False)]
+    with pytest.raises(ValueError, match='1 prefix reads for 2 users'):
+        _conda.verify_summary([result], INSTALLER, [user, bob])
 
 
 def test_prefix_actions_one_per_user_state_from_each():

@@ -432,6 +432,25 @@ def test_report_is_stable_and_lists_skipped():
     assert rep['summary'][2] == 'SKIP alice/pytorch: not verified (check mode, environment not created yet)'
 
 
+def test_report_of_one_task_pairs_results_with_the_plans_in_order():
+    env = _cpu_env()
+    plans = [env, dict(env, user='alice')]
+    checks = pe.checks(plans)
+    assert checks == [{'user': 'bob', 'python': env['env_python'], 'name': 'pytorch'},
+                      {'user': 'alice', 'python': env['env_python'], 'name': 'pytorch'}]
+    # what pytorch_env_info returns for envs: one item per check, in its order; the second not created yet
+    results = [{'env': checks[0], 'user': 'bob', 'probe': _probe(), 'exit_status': 0, 'stderr': ''},
+               {'env': checks[1], 'user': 'alice', 'skipped': True, 'skip_reason': 'no interpreter'}]
+    rep = pe.report(results, 'h1', CONTAINER, plans=plans)
+    looped = pe.report([{'ansible_loop_var': '__pytorch_env_env', '__pytorch_env_env': plans[0], 'probe': _probe()},
+                        {'ansible_loop_var': '__pytorch_env_env', '__pytorch_env_env': plans[1], 'skipped': True}],
+                       'h1', CONTAINER)
+    assert rep == looped
+    assert (rep['ok'], rep['skipped']) == (True, ['alice/pytorch'])
+    with pytest.raises(ValueError, match='1 results for 2 environments'):
+        pe.report(results[:1], 'h1', CONTAINER, plans=plans)
+
+
 @pytest.mark.parametrize('text, layer', [
     ('The NVIDIA driver on your system is too old (found version 12070)', 'driver'),
     ('CUDA error: no kernel image is available for execution on the device', 'architecture'),

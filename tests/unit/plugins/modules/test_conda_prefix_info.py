@@ -8,6 +8,7 @@ bin/conda in those prefixes is a stand-in shell script: here it prints the hand-
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 
 import pytest
@@ -77,3 +78,28 @@ def test_relative_prefix_fails(capsys):
     code, result = run_module(capsys, {'prefix': 'miniforge3'})
     assert code == 1
     assert result['msg'] == "prefix: 'miniforge3' is not an absolute path"
+
+
+def test_prefixes_read_every_user_in_one_task_and_ask_conda_as_the_user(capsys, tmp_path):
+    me = pwd.getpwuid(os.geteuid()).pw_name
+    fixture = os.path.join(os.path.abspath(FIXTURES), 'conda-info-with-warning.txt')
+    # the stand-in conda says who runs it: the module must start it as the item's user, in the user's HOME
+    prefix = make_prefix(tmp_path, '#!/bin/sh\n[ "$1 $2" = "info --json" ] || exit 3\n'
+                                   'id -un > "$0.who"; echo "$HOME" >> "$0.who"\ncat "%s"\n' % fixture)
+    items = [{'prefix': prefix, 'user': me, 'name': me, 'state': 'present'}, {'prefix': str(tmp_path / 'none')}]
+    code, result = run_module(capsys, {'prefixes': items, 'conda_info': True})
+    assert code == 0 and result['changed'] is False
+    first, second = result['prefixes']
+    assert (first['prefix'], first['user'], first['conda_info']) == (prefix, me, CONDA_INFO_MINIFORGE)
+    with open(prefix + '/bin/conda.who', encoding='utf-8') as handle:
+        assert handle.read().split() == [me, pwd.getpwnam(me).pw_dir]
+    assert (second['exists'], second['user']) == (False, None)
+
+
+def test_prefixes_failure_names_the_user(capsys, tmp_path):
+    prefix = make_prefix(tmp_path, '#!/bin/sh\necho "CondaError: broken prefix" >&2\nexit 1\n')
+    code, result = run_module(capsys, {'prefixes': [{'prefix': prefix, 'user': 'root'}], 'conda_info': True})
+    assert code == 1
+    assert result['msg'] == 'prefixes: root: %s/bin/conda info --json failed as root (rc 1): CondaError: broken prefix' % prefix
+    code, result = run_module(capsys, {'prefixes': [{'prefix': 'rel'}]})
+    assert (code, result['msg']) == (1, "prefixes: rel: prefix: 'rel' is not an absolute path")

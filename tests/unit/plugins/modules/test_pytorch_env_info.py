@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import subprocess
 import sys
+import venv
+
+from conftest import run_main
 
 from ansible_collections.labops.dlstack.plugins.modules import pytorch_env_info as m
 from ansible_collections.labops.dlstack.plugins.module_utils import _pytorch_env_check as check
@@ -105,3 +109,51 @@ def test_check_source_usage_error(tmp_path):
     out = _run_source(tmp_path, '--size', 'many')
     assert out.returncode == 2
     assert out.stderr.startswith("dlstack-check: --size: 'many' is not a positive whole number\nusage: dlstack-check")
+
+
+def _fake_env(tmp_path):
+    """A real venv of this interpreter with the stand-in torch in its site-packages (its own python, no PYTHONPATH)."""
+    path = tmp_path / 'env'
+    venv.EnvBuilder(with_pip=False).create(str(path))
+    site = subprocess.run([str(path / 'bin' / 'python'), '-c', 'import sysconfig; print(sysconfig.get_paths()["purelib"])'],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    os.makedirs(os.path.join(site, 'torch'))
+    with open(os.path.join(site, 'torch', '__init__.py'), 'w', encoding='utf-8') as handle:
+        handle.write(FAKE_TORCH)
+    return str(path / 'bin' / 'python')
+
+
+def test_envs_checks_every_environment_in_one_task(capsys, tmp_path):
+    me = pwd.getpwuid(os.geteuid()).pw_name
+    python = _fake_env(tmp_path)
+    envs = [{'user': me, 'python': python, 'name': 'torch'},
+            {'user': me, 'python': str(tmp_path / 'gone' / 'bin' / 'python'), 'name': 'gone'},
+            {'user': 'no-such-user-dlstack', 'python': python, 'name': 'other'},
+            {'python': 'relative/bin/python'}]
+    code, result = run_main(capsys, m.main, {'envs': envs, 'size': 8})
+    assert code == 0 and result['changed'] is False
+    first, gone, unknown, bad = result['results']
+    assert (first['env'], first['user'], first['exit_status']) == (envs[0], me, 1)  # the stand-in has no autograd
+    assert (first['probe']['import_ok'], first['probe']['torch_version'], first['probe']['matmul']['checksum']) == (
+        True, '2.13.0+cpu', 512)
+    assert first['probe']['torch_location'].startswith(str(tmp_path / 'env'))  # the environment's own torch
+    assert gone['probe'] == {'import_ok': False, 'error': 'no interpreter at %s' % envs[1]['python']}
+    assert (unknown['exit_status'], unknown['probe']['import_ok']) == (-1, False)
+    assert unknown['probe']['error'].endswith('no user no-such-user-dlstack in the user database')
+    assert bad['probe']['error'] == ("envs: each item needs python (an absolute path) and user, got "
+                                     "{'python': 'relative/bin/python'}")
+
+
+def test_envs_skip_missing_reports_environments_not_created_yet(capsys, tmp_path):
+    missing = str(tmp_path / 'new' / 'bin' / 'python')
+    code, result = run_main(capsys, m.main, {'envs': [{'user': 'root', 'python': missing}], 'skip_missing': True})
+    assert code == 0
+    assert result['results'] == [{'env': {'user': 'root', 'python': missing}, 'user': 'root', 'skipped': True,
+                                  'skip_reason': 'no interpreter at %s (not created yet)' % missing}]
+
+
+def test_python_and_envs_exclude_each_other(capsys):
+    code, result = run_main(capsys, m.main, {'python': '/usr/bin/python3', 'envs': []})
+    assert code == 1 and 'mutually exclusive' in result['msg']
+    code, result = run_main(capsys, m.main, {})
+    assert code == 1 and 'one of the following is required: python, envs' in result['msg']
