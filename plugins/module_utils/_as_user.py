@@ -82,8 +82,9 @@ def run_as(argv, user, cwd='/', timeout=None):
     except PermissionError as exc:
         return -1, '', str(exc)
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, errors='replace', timeout=timeout, check=False,
-                              **popen_kwargs(account, cwd))
+        # not AnsibleModule.run_command: it cannot start a command as another uid, gid and groups
+        proc = subprocess.run(argv, capture_output=True, text=True, errors='replace', timeout=timeout,  # pylint: disable=ansible-bad-function
+                              check=False, **popen_kwargs(account, cwd))
     except subprocess.TimeoutExpired:
         return -1, '', 'ran past %s seconds as %s and was stopped: %s' % (timeout, user, argv[0])
     except OSError as exc:
