@@ -133,7 +133,7 @@ vm-secureboot: vm-images  ## VM lab, Debian 12 under UEFI Secure Boot (shim, sig
 kernel-upgrade: setup  ## Debian 12: nvidia_driver's host path, then the kernel upgraded from bookworm-backports; the module is there for the new kernel (two DKMS builds, about 15 min; not in make test)
 	molecule test -s kernel_upgrade
 
-faults: setup  ## fault and bad-input tests: check mode, 51 invalid inputs, interrupts, dpkg killed, host dies, checksum, archive down
+faults: setup  ## fault and bad-input tests: check mode, 53 invalid inputs, interrupts, dpkg killed, host dies, checksum, archive down
 	python -m pytest tests/integration -q -p no:cacheprovider
 
 gpu-kit: venv  ## offline kit for the reference GPU host (cp312 wheels of ansible-core, pip, community.general) in .cache/gpu-kit/cp312

@@ -13,6 +13,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.labops.dlstack.plugins.module_utils._nvidia_driver import (
     apt_simulation,
+    batch_settings,
     broken_family_packages,
     built_module_problems,
     candidate_packages,
@@ -20,6 +21,7 @@ from ansible_collections.labops.dlstack.plugins.module_utils._nvidia_driver impo
     dkms_build_error,
     dkms_state,
     host_report,
+    needs_batch,
     nvidia_repo_key,
     repo_settings,
     parse_apt_cache_policy,
@@ -70,6 +72,8 @@ DECISION_FILTERS = {
     'nvidia_driver_dkms_error': dkms_build_error,  # DKMS make.log text -> its first error line, or None
     'nvidia_driver_broken': broken_family_packages,  # `dpkg-query -W` stdout -> unfinished driver packages
     'nvidia_driver_module_problems': built_module_problems,  # registered modinfo | ...(version, module, kernel) -> problems
+    'nvidia_driver_needs_batch': needs_batch,  # __nvidia_driver_plan | ...(state, reboot) -> a change for the batches?
+    'nvidia_driver_batch_settings': batch_settings,  # play hosts | ...(serial=[...], max_fail=[...]) -> site.yml's batches
 }
 
 

@@ -1022,6 +1022,104 @@ def reboot_decision(gpu, installed_version, mode='host', policy='auto', connecti
     return result
 
 
+def needs_batch(planned, state=None, reboot=None):
+    """Whether the driver has a change to make on this host that goes in site.yml's batches (True), or the host may
+    finish the role unbatched, beside the others (False: nothing takes it down).
+
+    planned: the plan (role_plan's __nvidia_driver_plan); state: the registered `converged` check (a skipped one, or
+    None, is not converged); reboot: reboot_decision() for the installed driver, or None where none was decided.
+    A change is a removal, an install where the host is not as the last converge left it (packages, holds or files:
+    what apt would do is only known by asking it, so it counts as a change), or a reboot the role would do. A plan of
+    skip or satisfied, and an install found as last converged with no reboot to do, change nothing."""
+    planned = planned if isinstance(planned, dict) else {}
+    action = planned.get('action')
+    if action == 'remove':
+        return True
+    if action != 'install':
+        return False
+    if not (isinstance(state, dict) and state.get('converged') is True):
+        return True
+    return bool(isinstance(reboot, dict) and reboot.get('reboot'))
+
+
+def _batch_size(value):
+    """One dlstack_serial value -> ('count', n) or ('percent', p), or None when it is neither."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return ('count', value) if value >= 1 else None
+    if isinstance(value, str):
+        text = value.strip()
+        if re.match(r'^[0-9]+$', text) and int(text) >= 1:
+            return ('count', int(text))
+        match = re.match(r'^([0-9]+(?:\.[0-9]+)?)%$', text)
+        if match and 0 < float(match.group(1)) <= 100:
+            return ('percent', float(match.group(1)))
+    return None
+
+
+def _normal(value):
+    """A value as compared across hosts: "20" (-e, or a quoted YAML value) and 20 are the same setting."""
+    if isinstance(value, list):
+        return [_normal(item) for item in value]
+    if isinstance(value, str) and re.match(r'^\s*[0-9]+\s*$', value):
+        return int(value)
+    return value.strip() if isinstance(value, str) else value
+
+
+def _one_value(name, hosts, values, default, errors):
+    """The one value of a run-wide variable as the hosts see it (None or '' where unset: the default); an error naming
+    the hosts when they disagree."""
+    seen = {}
+    for host, value in zip(hosts, values):
+        value = default if value is None or value == '' else value
+        seen.setdefault(repr(_normal(value)), (value, []))[1].append(host)
+    if len(seen) > 1:
+        errors.append('%s: the hosts of this run disagree (%s); the driver batches have one setting for the whole '
+                      'run: set it once (group_vars/all, or -e)'
+                      % (name, '; '.join('%s on %s' % (v[0], ', '.join(v[1])) for v in seen.values())))
+        return None
+    return next(iter(seen.values()))[0] if seen else default
+
+
+def batch_settings(hosts, serial=None, max_fail=None, default_serial='25%', default_max_fail=0):
+    """site.yml's driver batches from dlstack_serial and dlstack_max_fail_percentage as the hosts of the run see them.
+
+    hosts: the hosts of the run (the driver play's target); serial, max_fail: the value each host sees, in the order
+    of hosts (None or '' where unset: the default). A play's serial and max_fail_percentage are read before any host is
+    chosen, where inventory variables are not visible (only -e is), so site.yml asks the hosts here and hands the
+    result to the play of the batches. A percentage is of the hosts of the run, not of those with a change: "25%" of
+    a 40-host lab changes at most 10 hosts at once, however many need it (ansible's own rounding: down, at least 1).
+    Returns {'serial': [batch sizes] (the last repeats, as in a play's serial list), 'max_fail_percentage': int,
+    'errors': [messages]}."""
+    hosts = list(hosts or [])
+    errors = []
+    serial = list(serial) if isinstance(serial, (list, tuple)) else [None] * len(hosts)
+    max_fail = list(max_fail) if isinstance(max_fail, (list, tuple)) else [None] * len(hosts)
+    value = _one_value('dlstack_serial', hosts, serial, default_serial, errors)
+    fail = _one_value('dlstack_max_fail_percentage', hosts, max_fail, default_max_fail, errors)
+    sizes = []
+    items = value if isinstance(value, list) else [value]
+    if value is not None:
+        parsed = [_batch_size(item) for item in items]
+        if not items or None in parsed:
+            errors.append('dlstack_serial: %r is not a batch size; accepted: a number of hosts (1 or more), a '
+                          'percentage of the hosts of the run such as "25%%", or a list of those' % (value,))
+        else:
+            for kind, number in parsed:
+                sizes.append(number if kind == 'count' else max(1, int(number / 100.0 * len(hosts))))
+    if fail is not None:
+        text = fail.strip() if isinstance(fail, str) else fail
+        number = int(text) if isinstance(text, str) and re.match(r'^[0-9]+$', text) else text
+        if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number <= 100:
+            errors.append('dlstack_max_fail_percentage: %r is not a percentage; accepted: a whole number from 0 '
+                          '(stop at the first failed host) to 100' % (fail,))
+        else:
+            fail = number
+    return {'serial': sizes or [1], 'max_fail_percentage': fail if isinstance(fail, int) and not errors else 0,
+            'errors': errors}
+
+
 def verify_after_reboot(gpu, installed_version, without_gpu=False):
     """Problems after the reboot ([] = the loaded module is the installed driver).
 

@@ -213,6 +213,13 @@ def nvidia_driver(inputs):
         inputs.check('nvidia_driver_kernel_release', v.not_matching, r'^[0-9]+\.[0-9]+[A-Za-z0-9._+~-]*$',
                      'empty (the running kernel), or the `uname -r` of an installed kernel such as "6.1.0-40-amd64"')
     inputs.check('nvidia_driver_reboot_timeout', v.not_int, 1, v.DAY, 'seconds')
+    # the batches of site.yml: an inventory group name (ansible's TRANSFORM_INVALID_GROUP_CHARS rule)
+    if inputs.get('nvidia_driver_batch_group') not in (None, ''):
+        if inputs.check('nvidia_driver_batch_group', v.not_matching, r'^[A-Za-z_][A-Za-z0-9_]*$',
+                        'empty, or a group name of letters, digits and underscores such as "dlstack_driver_batches"') \
+                and inputs.get('nvidia_driver_batch_group') in ('all', 'ungrouped'):
+            inputs.error('nvidia_driver_batch_group', '%s is a group of every inventory; accepted: a group of its own '
+                         'such as "dlstack_driver_batches"' % v.show(inputs.get('nvidia_driver_batch_group')))
     # running GPU jobs (issue #14): what to do, and how long and how often to wait for idle GPUs
     inputs.check('nvidia_driver_busy_policy', v.not_choice, ('defer', 'wait', 'proceed'))
     inputs.check('nvidia_driver_busy_wait_timeout', v.not_int, 1, 7 * v.DAY, 'seconds')
@@ -705,7 +712,7 @@ VARIABLES = {
     'nvidia_driver': ('nvidia_driver_state', 'nvidia_driver_source', 'nvidia_driver_branch', 'nvidia_driver_flavour',
                       'nvidia_driver_kernel_module_type', 'nvidia_driver_ubuntu_server', 'nvidia_driver_require_gpu',
                       'nvidia_driver_install_without_gpu', 'nvidia_driver_kernel_release', 'nvidia_driver_keep_satisfying',
-                      'nvidia_driver_reboot', 'nvidia_driver_reboot_timeout',
+                      'nvidia_driver_reboot', 'nvidia_driver_reboot_timeout', 'nvidia_driver_batch_group',
                       'nvidia_driver_hold', 'nvidia_driver_unattended_upgrades_blacklist',
                       'nvidia_driver_blacklist_nouveau', 'nvidia_driver_persistenced', 'nvidia_driver_debian_components',
                       'nvidia_driver_mok_key', 'nvidia_driver_mok_cert', 'nvidia_driver_report_path',

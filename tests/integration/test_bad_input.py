@@ -39,6 +39,10 @@ CASES = [
     case('ca-not-pem', 'ca', 'ca_trust_certificates', ca_trust_certificates=[{'name': 'lab-ca', 'content': 'hello'}]),
     case('ca-configure-pip-not-bool', 'ca', 'ca_trust_configure_pip', ca_trust_configure_pip='sometimes'),
     # nvidia_driver (and apt_components, which it includes for Debian's non-free components)
+    # site.yml's driver batches (read from the inventory, one value for the run)
+    case('site-serial-not-a-batch-size', 'driver', 'dlstack_serial', 'rtx3090-nouveau', dlstack_serial='quarter'),
+    case('site-max-fail-over-100', 'driver', 'dlstack_max_fail_percentage', 'rtx3090-nouveau',
+         dlstack_max_fail_percentage=150),
     case('driver-flavour-unknown', 'driver', 'nvidia_driver_flavour', 'rtx3090-nouveau', nvidia_driver_flavour='closed'),
     case('driver-blackwell-proprietary', 'driver', 'nvidia_driver_flavour', 'blackwell-nodriver',
          nvidia_driver_source='nvidia', nvidia_driver_flavour='proprietary'),

@@ -74,7 +74,15 @@ def _result(run, host):
 
 
 def _task(run, host, suffix):
-    return [r for name, r in run.results(host) if name.endswith(suffix)]
+    """The results of the tasks named ...suffix that ran on host (a host left for the driver batches passes the
+    role's change and verify tasks skipped in the first driver play, then runs them in its batch)."""
+    return [r for name, r in run.results(host) if name.endswith(suffix) and not r.get('skipped')]
+
+
+def _batches(run):
+    """The hosts of each batch of site.yml's driver changes (the JSON callback keeps a play per batch)."""
+    return [sorted(play['tasks'][0]['hosts']) for play in run.data.get('plays', [])
+            if play['play']['name'] == 'NVIDIA driver changes, in batches' and play.get('tasks')]
 
 
 def _fleet_lines(run):
@@ -112,6 +120,10 @@ def test_busy_host_defers_and_converges_when_idle(lab, tmp_path, reports):
     finally:
         stop.set()
         ender.join(10)
+
+    # both hosts have the driver to install: each changed in a batch of its own (dlstack_serial 1, read from the
+    # inventory), in inventory order
+    assert _batches(run1) == [['ws-busy'], ['ws-wait']], _batches(run1)
 
     # ---- run 1, ws-busy: deferred, nothing changed, the result, the summary and the fleet report say who
     for host in ('ws-busy', 'ws-wait'):
@@ -166,6 +178,8 @@ def test_busy_host_defers_and_converges_when_idle(lab, tmp_path, reports):
     # the busy guard has nothing to guard (no wait, no deferral) and nothing changes
     again = _result(run2, 'ws-wait')
     assert (again['action'], again['deferred']) == ('install', None)
+    # ... and it is checked beside the others, not in a batch: only the deferred ws-busy has a change to make
+    assert _batches(run2) == [['ws-busy']], _batches(run2)
     state = _task(run2, 'ws-wait', 'Ask once whether the driver, its holds and its files are as the last converge left them')
     assert state and state[0]['converged'] is True and state[0]['drift'] == [], state
     assert _task(run2, 'ws-wait', 'Wait for the GPUs to go idle (nvidia_driver_busy_policy wait)') == []

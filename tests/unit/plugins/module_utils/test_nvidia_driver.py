@@ -433,6 +433,96 @@ def test_reboot_on_version_mismatch_and_nouveau_but_never_local():
         'nvidia_driver_reboot is never: reboot the host yourself'
 
 
+# ---------------------------------------------------------------------------------------------------
+# site.yml's batches: which hosts have a driver change to make, and the batch settings of the run
+
+INSTALL = {'action': 'install', 'mode': 'host', 'version_package': 'nvidia-smi', 'remove': []}
+
+
+@pytest.mark.parametrize('planned, state, reboot, expected', [
+    (INSTALL, {'converged': True}, {'reboot': False, 'required': False}, False),  # as last converged: unbatched
+    (INSTALL, {'converged': True}, None, False),
+    (INSTALL, {'converged': True}, {'reboot': True, 'required': True}, True),  # a reboot to do
+    (INSTALL, {'converged': True}, {'reboot': False, 'required': True, 'why_not': 'never'}, False),  # only reported
+    (INSTALL, {'converged': False}, None, True),  # packages, holds or files to change
+    (INSTALL, {'skipped': True, 'changed': False}, None, True),  # not asked (conflicts to remove): a change
+    (INSTALL, None, None, True),
+    (INSTALL, {'converged': 'yes'}, None, True),  # only a real True counts
+    ({'action': 'remove', 'remove': ['nvidia-smi']}, None, None, True),
+    ({'action': 'skip'}, None, None, False),  # no GPU: nothing to drive
+    ({'action': 'satisfied'}, {'skipped': True}, None, False),  # a loaded driver runs the GPUs: nothing to change
+    (None, None, None, False),
+])
+def test_needs_batch(planned, state, reboot, expected):
+    assert nd.needs_batch(planned, state, reboot) is expected
+
+
+def test_needs_batch_with_the_reboot_decision_of_a_converged_host():
+    """The role hands over reboot_decision() for the installed driver: a module not loaded is a reboot to do."""
+    reboot = nd.reboot_decision(HOPPER, '535.261.03-1')
+    assert nd.needs_batch(INSTALL, {'converged': True}, reboot) is True
+    assert nd.needs_batch(INSTALL, {'converged': True}, nd.reboot_decision(HOPPER, '535.261.03-1', policy='never')) is False
+
+
+HOSTS = ['ws%02d' % n for n in range(1, 41)]
+
+
+@pytest.mark.parametrize('serial, expected', [
+    (None, [10]),  # the default 25% of 40 hosts
+    ('25%', [10]),
+    ('10%', [4]),
+    ('1%', [1]),  # rounded down, at least 1 (ansible's pct_to_int)
+    ('100%', [40]),
+    ('12.5%', [5]),
+    (1, [1]),
+    ('3', [3]),
+    ([1, '10%', '50%'], [1, 4, 20]),  # a canary, then bigger batches; the last repeats
+])
+def test_batch_settings_sizes_of_the_hosts_of_the_run(serial, expected):
+    got = nd.batch_settings(HOSTS, serial=[serial] * len(HOSTS))
+    assert (got['serial'], got['max_fail_percentage'], got['errors']) == (expected, 0, [])
+
+
+def test_batch_settings_unset_is_the_default_and_a_percentage_of_few_hosts_is_one():
+    assert nd.batch_settings(['a', 'b', 'c']) == {'serial': [1], 'max_fail_percentage': 0, 'errors': []}
+    assert nd.batch_settings(['a', 'b'], serial=['', None], max_fail=['20', ''],
+                             default_max_fail=20) == {'serial': [1], 'max_fail_percentage': 20, 'errors': []}
+
+
+@pytest.mark.parametrize('serial, message', [
+    ('0', "dlstack_serial: '0' is not a batch size"),
+    (0, 'dlstack_serial: 0 is not a batch size'),
+    ('0%', "dlstack_serial: '0%' is not a batch size"),
+    ('150%', "dlstack_serial: '150%' is not a batch size"),
+    ('quarter', "dlstack_serial: 'quarter' is not a batch size"),
+    (True, 'dlstack_serial: True is not a batch size'),
+    ([], 'dlstack_serial: [] is not a batch size'),
+    ([1, 'x'], "dlstack_serial: [1, 'x'] is not a batch size"),
+])
+def test_batch_settings_refuse_what_is_not_a_batch_size(serial, message):
+    got = nd.batch_settings(['a', 'b'], serial=[serial, serial])
+    assert len(got['errors']) == 1 and got['errors'][0].startswith(message), got['errors']
+    assert got['errors'][0].endswith('accepted: a number of hosts (1 or more), a percentage of the hosts of the run '
+                                     'such as "25%", or a list of those')
+
+
+@pytest.mark.parametrize('value', [-1, 101, '50%', 'none', 2.5, False])
+def test_batch_settings_refuse_what_is_not_a_failure_percentage(value):
+    got = nd.batch_settings(['a'], max_fail=[value])
+    assert got['errors'] == ['dlstack_max_fail_percentage: %r is not a percentage; accepted: a whole number from 0 '
+                             '(stop at the first failed host) to 100' % (value,)]
+    assert got['max_fail_percentage'] == 0  # never looser than the default on an error
+
+
+def test_batch_settings_one_value_for_the_run():
+    got = nd.batch_settings(['a', 'b', 'c'], serial=['25%', None, 1], max_fail=[10, 10, 10])
+    assert got['errors'] == ["dlstack_serial: the hosts of this run disagree (25% on a, b; 1 on c); the driver "
+                             "batches have one setting for the whole run: set it once (group_vars/all, or -e)"]
+    assert nd.batch_settings(['a', 'b'], max_fail=[None, 5])['errors'] == [
+        'dlstack_max_fail_percentage: the hosts of this run disagree (0 on a; 5 on b); the driver batches have one '
+        'setting for the whole run: set it once (group_vars/all, or -e)']
+
+
 def test_never_reboot_a_container():
     d = nd.reboot_decision(NO_GPU_CONTAINER, '535.261.03-1', mode='container')
     assert (d['required'], d['reboot']) == (False, False)

@@ -116,6 +116,14 @@ CASES = [
      ["nvidia_driver_install_without_gpu: 'sometimes' is not a boolean; accepted: true or false"]),
     ('driver-timeout', 'nvidia_driver', {'nvidia_driver_reboot_timeout': 0}, {},
      ['nvidia_driver_reboot_timeout: 0 is out of range; accepted: an integer from 1 to 86400 seconds']),
+    ('driver-batch-group-ok', 'nvidia_driver', {'nvidia_driver_batch_group': 'dlstack_driver_batches'}, {}, []),
+    ('driver-batch-group-empty', 'nvidia_driver', {'nvidia_driver_batch_group': ''}, {}, []),
+    ('driver-batch-group-dash', 'nvidia_driver', {'nvidia_driver_batch_group': 'driver-batches'}, {},
+     ['nvidia_driver_batch_group: \'driver-batches\' is not valid; accepted: empty, or a group name of letters, digits '
+      'and underscores such as "dlstack_driver_batches"']),
+    ('driver-batch-group-all', 'nvidia_driver', {'nvidia_driver_batch_group': 'all'}, {},
+     ['nvidia_driver_batch_group: \'all\' is a group of every inventory; accepted: a group of its own such as '
+      '"dlstack_driver_batches"']),
     ('driver-mok-relative', 'nvidia_driver', {'nvidia_driver_mok_key': 'mok.priv', 'nvidia_driver_mok_cert': '/root/mok.der'}, {},
      ['nvidia_driver_mok_key: \'mok.priv\' is not an absolute path; accepted: the absolute path of the file on the host (starting with /, no "..") or ""']),
     ('driver-mok-alone', 'nvidia_driver', {'nvidia_driver_mok_key': '/root/mok.priv', 'nvidia_driver_mok_cert': ''}, {},
