@@ -12,8 +12,10 @@ the example inventory's ansible.cfg (inventories/example/ansible.cfg: forks 20, 
 jsonfile fact cache, here in the run's scratch directory), with --settings defaults Ansible's defaults (no
 ansible.cfg, forks 5, no pipelining, facts gathered every run); in this order:
   1. converge fresh hosts: h1 (1 host), h2-h4 (3 hosts), h5-h6 (the rest of the 6-host fleet);
-  2. re-run with nothing to change: h1, h2-h4, h1-h6, and h1 again (its ratio to the first says how much the
-     machine's load drifted during the bench);
+  2. re-run with nothing to change: h1, h2-h4, h1-h6; the proof alone (bench/proof_only.yml: the GPU probe and
+     each user's torch check, what every re-run must repeat per host) on h1 and on h1-h6: the part of a re-run no
+     change to the roles can take out; with --mitogen the re-run of h1 and of h1-h6 over mitogen's docker
+     connection; and h1 again (its ratio to the first says how much the machine's load drifted during the bench);
   3. drift: on h1 three things are broken by hand (a held driver package unheld, a file removed from the
      shared torch layer, alice's environment deleted), h1 is re-run, each is checked repaired (the hold back,
      the file back, the environment there and alice's dlstack-check passing as alice), and h1 is re-run once
@@ -25,12 +27,12 @@ ansible.cfg, forks 5, no pipelining, facts gathered every run); in this order:
      plain re-run again (load drift).
 For each run: wall seconds, controller CPU seconds (user+sys of ansible-playbook and all its children, from
 getrusage), the whole machine's busy CPU seconds (/proc/stat: the controller, the containers, which share its cores,
-and the docker engine; divided by the wall time, the cores busy), per host the tasks that ran (the recap's ok: every
-task not skipped, included files counted; the first host also carries the fleet report's run-once tasks, which run
-on the controller) and changed tasks on the host.
+and the docker engine; divided by the wall time, the cores busy), the seconds the hypervisor stole (steal), per
+host the tasks that ran (the recap's ok: every task not skipped, included files counted; the first host also carries
+the fleet report's run-once tasks, which run on the controller) and changed tasks on the host.
 The goals of issue #17 are judged in the output (met or not, with the figures).
 Compare ratios within one run: absolute times follow the load of the shared machine. Writes JSON and keeps each
-run's log in bench/results/fast_rerun-logs/. Cost: 14 playbook runs, about 25 minutes on 2 cores.
+run's log in bench/results/fast_rerun-logs/. Cost: 16 playbook runs (20 with --mitogen), about 15 minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -51,10 +53,13 @@ HOSTS = ['dlstack-bench-h%d' % i for i in range(1, 7)]
 SSH_HOST = 'dlstack-bench-ssh1'
 MITOGEN = 'mitogen==0.3.54'  # the newest on PyPI on 2026-12-01; its strategy plugins load on ansible-core 2.19
 EXAMPLE_CFG = os.path.join(sc.ROOT, 'inventories', 'example', 'ansible.cfg')
+PROOF_ONLY = os.path.join(sc.ROOT, 'bench', 'proof_only.yml')
 SETTINGS = {
     'shipped': "the example inventory's ansible.cfg (forks 20, pipelining, gathering smart, jsonfile fact cache)",
     'defaults': "Ansible's defaults (no ansible.cfg)",
 }
+# the runs whose machine CPU and cores busy the verdict reports
+REPORTED = ('rerun-1', 'rerun-3', 'rerun-6', 'proof-1', 'proof-6', 'rerun-1-mitogen', 'rerun-6-mitogen')
 GOALS = {
     'rerun_over_converge_1': 0.25, 'rerun_over_converge_3': 0.25, 'tasks_per_host': 40, 'wall_6_over_1': 2.5,
 }
@@ -65,20 +70,33 @@ def cpu_seconds():
     return usage.ru_utime + usage.ru_stime
 
 
-def machine_cpu_seconds():
-    """CPU seconds the whole machine spent busy (all cores; /proc/stat, idle and iowait left out): the controller,
-    the containers (the hosts share these cores) and the docker engine together."""
+def _cpu_fields():
+    # /proc/stat's first line: user nice system idle iowait irq softirq steal guest guest_nice (proc(5)); guest
+    # time is already in user, so only the first eight are summed
     with open('/proc/stat', encoding='ascii') as handle:
-        fields = [int(x) for x in handle.readline().split()[1:]]
-    return (sum(fields) - fields[3] - fields[4]) / os.sysconf('SC_CLK_TCK')
+        return [int(x) for x in handle.readline().split()[1:9]]
+
+
+def machine_cpu_seconds():
+    """CPU seconds the whole machine spent busy (all cores; /proc/stat, idle, iowait and steal left out): the
+    controller, the containers (the hosts share these cores) and the docker engine together."""
+    fields = _cpu_fields()
+    return (sum(fields) - fields[3] - fields[4] - fields[7]) / os.sysconf('SC_CLK_TCK')
+
+
+def steal_seconds():
+    """CPU seconds the hypervisor gave to someone else while this machine wanted them (steal): what makes the same
+    work take longer from one run to the next on a shared VM."""
+    return _cpu_fields()[7] / os.sysconf('SC_CLK_TCK')
 
 
 class Bench(sc.Bench):
     def run(self, key, label, inventory, hosts, playbook='labops.dlstack.site', env=None, cold=False):
-        before, machine_before = cpu_seconds(), machine_cpu_seconds()
+        before, machine_before, steal_before = cpu_seconds(), machine_cpu_seconds(), steal_seconds()
         row = super().run(key, label, inventory, hosts, playbook=playbook, env=env, cold=cold)
         row['cpu_seconds'] = round(cpu_seconds() - before, 1)
         row['machine_cpu_seconds'] = round(machine_cpu_seconds() - machine_before, 1)
+        row['steal_seconds'] = round(steal_seconds() - steal_before, 1)
         # cores busy on average: near the machine's core count, the run waited for CPU, not for the hosts
         row['cores_busy'] = round(row['machine_cpu_seconds'] / row['seconds'], 2) if row['seconds'] else None
         row['tasks_per_host'] = dict((h, row['recap'][h]['ok']) for h in hosts)
@@ -112,8 +130,14 @@ def start_sshd(name, workdir):
     return sc.sh(['docker', 'inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', name]).strip(), key
 
 
-def write_inventory(path, hosts, workdir, ssh=None):
+def write_inventory(path, hosts, workdir, ssh=None, connection=None):
     sc.write_inventory(path, hosts, workdir, '')
+    if connection:  # mitogen takes over the connections it knows by their short names (docker, ssh)
+        with open(path, encoding='utf-8') as handle:
+            inventory = json.load(handle)
+        inventory['all']['vars']['ansible_connection'] = connection
+        with open(path, 'w', encoding='utf-8') as handle:
+            json.dump(inventory, handle, indent=2)
     if ssh:
         address, key = ssh
         with open(path, encoding='utf-8') as handle:
@@ -126,6 +150,12 @@ def write_inventory(path, hosts, workdir, ssh=None):
             }
         with open(path, 'w', encoding='utf-8') as handle:
             json.dump(inventory, handle, indent=2)
+
+
+def mitogen_env():
+    path = mitogen_path()
+    return {'PYTHONPATH': path, 'ANSIBLE_STRATEGY': 'mitogen_linear',
+            'ANSIBLE_STRATEGY_PLUGINS': os.path.join(path, 'ansible_mitogen', 'plugins', 'strategy')}
 
 
 def mitogen_path():
@@ -181,6 +211,12 @@ def judge(runs, settings='shipped'):
         'rerun_over_converge_1': ratio('rerun-1', 'cold-1'),
         'rerun_over_converge_3': ratio('rerun-3', 'cold-3'),
         'wall_6_over_1': ratio('rerun-6', 'rerun-1'),
+        # the proof alone (probe and torch checks), which no change to the roles can take out of a re-run: its share
+        # of the re-run, and its own 6/1 (its fixed part is small, so it scales by the CPU it needs: about 3 on 2 cores)
+        'proof_wall_6_over_1': ratio('proof-6', 'proof-1'),
+        'proof_share_of_rerun': dict((n, ratio('proof-' + n, 'rerun-' + n)) for n in ('1', '6')),
+        'mitogen_wall_6_over_1': ratio('rerun-6-mitogen', 'rerun-1-mitogen'),
+        'mitogen_over_plain': dict((n, ratio('rerun-%s-mitogen' % n, 'rerun-' + n)) for n in ('1', '6')),
         'load_drift_rerun_1_again_over_rerun_1': ratio('rerun-1-again', 'rerun-1'),
         'ssh_rerun_over_converge_1': ratio('ssh-rerun-1', 'ssh-cold-1'),
         'ssh_pipelining_over_no_pipelining': ratio(pipelined, unpipelined),
@@ -195,8 +231,8 @@ def judge(runs, settings='shipped'):
         # the whole machine's (controller, hosts and docker): what bounds the 6-host run on a machine whose
         # cores also run the hosts
         'machine_cpu_seconds_per_host': dict((k, round(by[k]['machine_cpu_seconds'] / by[k]['hosts'], 1))
-                                             for k in ('rerun-1', 'rerun-3', 'rerun-6') if k in by),
-        'cores_busy': dict((k, by[k].get('cores_busy')) for k in ('rerun-1', 'rerun-3', 'rerun-6') if k in by),
+                                             for k in REPORTED if k in by),
+        'cores_busy': dict((k, by[k].get('cores_busy')) for k in REPORTED if k in by),
         'cores': os.cpu_count(),
         'changed_on_hosts_in_reruns': sum(n for r in runs if 'rerun' in r['key'] for n in r['changed_on_host'].values()),
     }
@@ -233,6 +269,9 @@ def main():
         for key, hosts in (('1', HOSTS[:1]), ('3', HOSTS[1:4]), ('rest', HOSTS[4:]), ('6', HOSTS)):
             inv[key] = os.path.join(workdir, 'hosts-%s.json' % key)
             write_inventory(inv[key], hosts, workdir)
+            if key in ('1', '6'):
+                inv[key + '-mitogen'] = os.path.join(workdir, 'hosts-%s-mitogen.json' % key)
+                write_inventory(inv[key + '-mitogen'], hosts, workdir, connection='docker')
         env = sc.base_env(workdir)
         if args.settings == 'shipped':  # its relative fact cache path lands in the scratch directory
             shutil.copyfile(EXAMPLE_CFG, env['ANSIBLE_CONFIG'])
@@ -244,6 +283,11 @@ def main():
         bench.run('rerun-1', 're-run, 1 host', inv['1'], HOSTS[:1])
         bench.run('rerun-3', 're-run, 3 hosts', inv['3'], HOSTS[1:4])
         bench.run('rerun-6', 're-run, 6 hosts', inv['6'], HOSTS)
+        bench.run('proof-1', 'the proof alone, 1 host', inv['1'], HOSTS[:1], playbook=PROOF_ONLY)
+        bench.run('proof-6', 'the proof alone, 6 hosts', inv['6'], HOSTS, playbook=PROOF_ONLY)
+        if args.mitogen:
+            bench.run('rerun-1-mitogen', 're-run, 1 host, mitogen_linear', inv['1-mitogen'], HOSTS[:1], env=mitogen_env())
+            bench.run('rerun-6-mitogen', 're-run, 6 hosts, mitogen_linear', inv['6-mitogen'], HOSTS, env=mitogen_env())
         bench.run('rerun-1-again', 're-run, 1 host again', inv['1'], HOSTS[:1])
         broken = break_three_things(HOSTS[0])
         row = bench.run('drift-1', 'drift: 3 things broken, re-run', inv['1'], HOSTS[:1])
@@ -269,10 +313,7 @@ def main():
                       'SSH: re-run, pipelining ' + ('off' if other == 'false' else 'on'), inv['ssh'], [SSH_HOST],
                       env={'ANSIBLE_PIPELINING': other})
             if args.mitogen:
-                path = mitogen_path()
-                bench.run('ssh-rerun-1-mitogen', 'SSH: re-run, mitogen_linear', inv['ssh'], [SSH_HOST], env={
-                    'PYTHONPATH': path, 'ANSIBLE_STRATEGY': 'mitogen_linear',
-                    'ANSIBLE_STRATEGY_PLUGINS': os.path.join(path, 'ansible_mitogen', 'plugins', 'strategy')})
+                bench.run('ssh-rerun-1-mitogen', 'SSH: re-run, mitogen_linear', inv['ssh'], [SSH_HOST], env=mitogen_env())
             bench.run('ssh-rerun-1-again', 'SSH: re-run again', inv['ssh'], [SSH_HOST])
     except (RuntimeError, subprocess.CalledProcessError) as exc:
         error = sc.failure(exc)
@@ -290,17 +331,19 @@ def main():
 
 
 def print_table(result):
-    print('\n| run | hosts | seconds | controller CPU s | machine CPU s | tasks per host | changed on host |')
-    print('| --- | ---: | ---: | ---: | ---: | --- | --- |')
+    print('\n| run | hosts | seconds | controller CPU s | machine CPU s | steal s | tasks per host | changed on host |')
+    print('| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |')
     for row in result['runs']:
-        print('| %s | %d | %.1f | %s | %s | %s | %s |' % (
+        print('| %s | %d | %.1f | %s | %s | %s | %s | %s |' % (
             row['label'], row['hosts'], row['seconds'], row.get('cpu_seconds', '?'), row.get('machine_cpu_seconds', '?'),
+            row.get('steal_seconds', '?'),
             ', '.join(str(n) for n in row.get('tasks_per_host', {}).values()),
             ', '.join(str(n) for n in row.get('changed_on_host', {}).values())))
     verdict = result['verdict']
     for name, goal in verdict['goals'].items():
         print('%-24s %-8s %-8s %s' % (name, goal['value'], goal['goal'], 'met' if goal['met'] else 'NOT MET'))
-    for name in ('tasks_per_host_without_run_once', 'cpu_seconds_per_host', 'machine_cpu_seconds_per_host', 'cores_busy',
+    for name in ('proof_wall_6_over_1', 'proof_share_of_rerun', 'mitogen_wall_6_over_1', 'mitogen_over_plain',
+                 'tasks_per_host_without_run_once', 'cpu_seconds_per_host', 'machine_cpu_seconds_per_host', 'cores_busy',
                  'cores', 'load_drift_rerun_1_again_over_rerun_1',
                  'ssh_rerun_over_converge_1', 'ssh_pipelining_over_no_pipelining', 'ssh_mitogen_over_pipelining',
                  'ssh_load_drift_again_over_first', 'changed_on_hosts_in_reruns'):

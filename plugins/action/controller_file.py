@@ -12,68 +12,26 @@ plugins/modules/controller_file.py.
 from __future__ import annotations
 
 import os
-import stat
-import tempfile
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.plugins.action import ActionBase
 
-DIR_MODE = 0o755
+from ansible_collections.labops.dlstack.plugins.module_utils import _text_file
 
 
 def parse_mode(mode):
-    """The file mode: an octal string such as "0644" or a number; refused otherwise."""
-    if isinstance(mode, int) and not isinstance(mode, bool):
-        value = mode
-    elif isinstance(mode, str) and mode.isdigit() and all(c in '01234567' for c in mode):
-        value = int(mode, 8)
-    else:
-        raise AnsibleActionFail('controller_file: mode %r is not an octal mode such as "0644"' % (mode,))
-    if value > 0o7777:
-        raise AnsibleActionFail('controller_file: mode %r is not an octal mode such as "0644"' % (mode,))
-    return value
+    try:
+        return _text_file.parse_mode(mode)
+    except _text_file.TextFileError as exc:
+        raise AnsibleActionFail('controller_file: %s' % exc) from None
 
 
 def plan(dest, content, mode):
-    """What writing content to dest would change: {'changed', 'dirs', 'write', 'chmod', 'before'}."""
-    dirs = []
-    parent = os.path.dirname(dest)
-    while parent and not os.path.isdir(parent):
-        if os.path.lexists(parent):
-            raise AnsibleActionFail('controller_file: %s is in the way of the directory of %s (not a directory)' % (parent, dest))
-        dirs.append(parent)
-        parent = os.path.dirname(parent)
-    dirs.reverse()
-    before = None
-    if os.path.lexists(dest):
-        if not os.path.isfile(dest) or os.path.islink(dest):
-            raise AnsibleActionFail('controller_file: %s exists and is not a plain file' % dest)
-        with open(dest, 'rb') as handle:
-            before = handle.read()
-    write = before != content
-    chmod = not write and stat.S_IMODE(os.stat(dest).st_mode) != mode
-    return {'changed': bool(dirs) or write or chmod, 'dirs': dirs, 'write': write, 'chmod': chmod, 'before': before}
-
-
-def apply(dest, content, mode, decided):
-    """Do what plan() decided: the directories (0755), the file replaced atomically (a reader never sees half)."""
-    for path in decided['dirs']:
-        os.mkdir(path, DIR_MODE)
-        os.chmod(path, DIR_MODE)  # whatever the umask, as the file module's mode 0755 did
-    if decided['write']:
-        fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(dest), dir=os.path.dirname(dest) or '.')
-        try:
-            with os.fdopen(fd, 'wb') as handle:
-                handle.write(content)
-            os.chmod(tmp, mode)
-            os.replace(tmp, dest)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-    elif decided['chmod']:
-        os.chmod(dest, mode)
+    try:
+        return _text_file.plan(dest, content, mode)
+    except _text_file.TextFileError as exc:
+        raise AnsibleActionFail('controller_file: %s' % exc) from None
 
 
 class ActionModule(ActionBase):
@@ -98,7 +56,7 @@ class ActionModule(ActionBase):
         mode = parse_mode(args.get('mode', '0644'))
         decided = plan(dest, content, mode)
         if decided['changed'] and not self._task.check_mode:
-            apply(dest, content, mode, decided)
+            _text_file.apply(dest, content, mode, decided)
         result.update(changed=decided['changed'], dest=dest, created_dirs=decided['dirs'])
         if self._task.diff and decided['write']:
             result['diff'] = {'before_header': dest, 'after_header': dest,
