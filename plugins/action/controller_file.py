@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 
 from ansible.errors import AnsibleActionFail
-from ansible.module_utils.common.text.converters import to_bytes, to_text
+from ansible.module_utils.common.text.converters import to_bytes
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.labops.dlstack.plugins.module_utils import _text_file
@@ -59,7 +59,5 @@ class ActionModule(ActionBase):
             _text_file.apply(dest, content, mode, decided)
         result.update(changed=decided['changed'], dest=dest, created_dirs=decided['dirs'])
         if self._task.diff and decided['write']:
-            result['diff'] = {'before_header': dest, 'after_header': dest,
-                              'before': to_text(decided['before'] or b'', errors='surrogate_or_replace'),
-                              'after': to_text(content, errors='surrogate_or_replace')}
+            result['diff'] = _text_file.diff(dest, decided, content)
         return result

@@ -18,6 +18,8 @@ import os
 import stat
 import tempfile
 
+from ansible.module_utils.common.text.converters import to_text
+
 DIR_MODE = 0o755
 
 
@@ -96,3 +98,12 @@ def apply(dest, content, mode, decided, uid=None, gid=None):
             _owner(dest, uid, gid)
         if decided['chmod'] or decided['chown']:  # chown may clear setuid bits: the mode after it
             os.chmod(dest, mode)
+
+
+def diff(dest, decided, content):
+    """The diff Ansible shows (--diff) for a write plan() decided, or None where the text stays."""
+    if not decided['write']:
+        return None
+    return {'before_header': dest, 'after_header': dest,
+            'before': to_text(decided['before'] or b'', errors='surrogate_or_replace'),
+            'after': to_text(content, errors='surrogate_or_replace')}

@@ -76,7 +76,7 @@ import os
 import pwd
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_bytes, to_text
+from ansible.module_utils.common.text.converters import to_bytes
 
 from ansible_collections.labops.dlstack.plugins.module_utils import _text_file
 
@@ -122,9 +122,7 @@ def main():
         module.fail_json(msg='host_file: %s' % exc, dest=dest)
     result = dict(changed=decided['changed'], dest=dest, created_dirs=decided['dirs'])
     if module._diff and decided['write']:
-        result['diff'] = {'before_header': dest, 'after_header': dest,
-                          'before': to_text(decided['before'] or b'', errors='surrogate_or_replace'),
-                          'after': to_text(content, errors='surrogate_or_replace')}
+        result['diff'] = _text_file.diff(dest, decided, content)
     module.exit_json(**result)
 
 
