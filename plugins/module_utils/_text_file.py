@@ -3,7 +3,7 @@
 #
 # This file is private to labops.dlstack (leading underscore): no compatibility promise outside the
 # collection. It runs on the controller (action labops.dlstack.controller_file) and on managed hosts
-# (module labops.dlstack.host_file): pure Python >= 3.9, stdlib only.
+# (module labops.dlstack.host_file): pure Python >= 3.9, the stdlib and ansible.module_utils only.
 
 """A small text file written whole: compare, then create the directories above it and replace it atomically.
 
