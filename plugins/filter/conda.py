@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.labops.dlstack.plugins.module_utils import _conda
+from ansible_collections.labops.dlstack.plugins.plugin_utils._lazy import LazyModule
+
+_conda = LazyModule('_conda')
 
 
 def conda_installer(distribution, version='', architecture='x86_64', url='', mirror='', sha256='', sha256_url='',

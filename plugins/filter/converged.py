@@ -10,7 +10,9 @@ import os
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.labops.dlstack.plugins.module_utils import _converged
+from ansible_collections.labops.dlstack.plugins.plugin_utils._lazy import LazyModule
+
+_converged = LazyModule('_converged')
 
 
 def converged_fingerprint(inputs, role_path=None):

@@ -11,15 +11,9 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.labops.dlstack.plugins.module_utils._cuda_toolkit import (
-    host_gpus as _host_gpus,
-    installed_from_reads as _installed_from_reads,
-    link_target as _link_target,
-    nvcc_arch_problems as _nvcc_arch_problems,
-    nvcc_release as _nvcc_release,
-    parse_nvcc_arch_list as _parse_nvcc_arch_list,
-    plan as _plan,
-)
+from ansible_collections.labops.dlstack.plugins.plugin_utils._lazy import LazyModule
+
+_cuda = LazyModule('_cuda_toolkit')
 
 
 def cuda_toolkit_plan(gpu, source='distro', versions=None, default_version='', build_only=False, cudnn=False,
@@ -32,23 +26,23 @@ def cuda_toolkit_plan(gpu, source='distro', versions=None, default_version='', b
     if installed is None and nvcc_reads is not None:
         if not isinstance(nvcc_reads, (list, tuple)):
             raise AnsibleFilterError('cuda_toolkit_plan: nvcc_reads must be a list of registered results, got %r' % (nvcc_reads,))
-        installed = _installed_from_reads(nvcc_reads)
+        installed = _cuda.installed_from_reads(nvcc_reads)
     if cuda_link is None and link_stat is not None:
-        cuda_link = _link_target(link_stat)
+        cuda_link = _cuda.link_target(link_stat)
     if gpu is not None and not isinstance(gpu, dict):
         raise AnsibleFilterError('cuda_toolkit_plan: the input must be ansible_facts[\'dlstack_gpu\'] (a dict), got %r' % (gpu,))
     if versions is not None and not isinstance(versions, (list, tuple)):
         raise AnsibleFilterError('cuda_toolkit_plan: versions must be a list, got %r' % (versions,))
     if installed is not None and not isinstance(installed, dict):
         raise AnsibleFilterError('cuda_toolkit_plan: installed must be a dict of version -> home, got %r' % (installed,))
-    return _plan(gpu, source=source, versions=versions, default_version=default_version or '',
-                 build_only=bool(build_only), cudnn=bool(cudnn), nccl=bool(nccl), distribution=distribution,
-                 major_version=major_version, installed=installed, cuda_link=cuda_link or None)
+    return _cuda.plan(gpu, source=source, versions=versions, default_version=default_version or '',
+                      build_only=bool(build_only), cudnn=bool(cudnn), nccl=bool(nccl), distribution=distribution,
+                      major_version=major_version, installed=installed, cuda_link=cuda_link or None)
 
 
 def cuda_toolkit_nvcc_release(output):
     """`nvcc --version` output | cuda_toolkit_nvcc_release -> '12.4' (None when it names no release)."""
-    return _nvcc_release(output)
+    return _cuda.nvcc_release(output)
 
 
 def cuda_toolkit_arch_check(nvcc_output, version, gpu=None):
@@ -59,8 +53,8 @@ def cuda_toolkit_arch_check(nvcc_output, version, gpu=None):
     """
     if gpu is not None and not isinstance(gpu, dict):
         raise AnsibleFilterError('cuda_toolkit_arch_check: gpu must be ansible_facts[\'dlstack_gpu\'] (a dict), got %r' % (gpu,))
-    listed = _parse_nvcc_arch_list(nvcc_output)
-    result = _nvcc_arch_problems(str(version), listed, _host_gpus(gpu))
+    listed = _cuda.parse_nvcc_arch_list(nvcc_output)
+    result = _cuda.nvcc_arch_problems(str(version), listed, _cuda.host_gpus(gpu))
     result.update({'version': str(version), 'listed': listed})
     return result
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.labops.dlstack.plugins.module_utils import _validate
+from ansible_collections.labops.dlstack.plugins.plugin_utils._lazy import LazyModule
+
+_validate = LazyModule('_validate')
 
 # Status -> severity shown in the report. ok: nothing to do; warn: works, something to look at;
 # error: the host cannot run GPU work until someone acts.

@@ -11,31 +11,21 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.labops.dlstack.plugins.module_utils._gpu_knowledge import (
-    TORCH_WHEEL_INDEX_TEMPLATE,
-    cuda_min_driver as _cuda_min_driver,
-    driver_max_cuda as _driver_max_cuda,
-    driver_supports_cuda as _driver_supports_cuda,
-    gpu_arch as _gpu_arch,
-    normalize_compute_capability,
-    normalize_cuda_version,
-    parse_version,
-    requirements_for_gpus,
-    torch_variants as _torch_variants,
-    torch_wheel_index as _torch_wheel_index,
-)
-from ansible_collections.labops.dlstack.plugins.module_utils._gpu_probe import driver_problems as _driver_problems
+from ansible_collections.labops.dlstack.plugins.plugin_utils._lazy import LazyModule
+
+_knowledge = LazyModule('_gpu_knowledge')
+_probe = LazyModule('_gpu_probe')
 
 
 def _require_version(value, what):
-    if parse_version(value) is None:
+    if _knowledge.parse_version(value) is None:
         raise AnsibleFilterError('%s: %r is not a version number' % (what, value))
 
 
 def cuda_min_driver(cuda_version):
     """'13.0' | cuda_min_driver -> '580.65.06'."""
     try:
-        return _cuda_min_driver(cuda_version)
+        return _knowledge.cuda_min_driver(cuda_version)
     except ValueError as exc:
         raise AnsibleFilterError('cuda_min_driver: %s' % exc) from exc
 
@@ -43,27 +33,27 @@ def cuda_min_driver(cuda_version):
 def driver_supports_cuda(driver_version, cuda_version):
     """'580.159.04' | driver_supports_cuda('13.0') -> True."""
     _require_version(driver_version, 'driver_supports_cuda')
-    if normalize_cuda_version(cuda_version) is None:
+    if _knowledge.normalize_cuda_version(cuda_version) is None:
         raise AnsibleFilterError('driver_supports_cuda: %r is not a CUDA version' % (cuda_version,))
-    return _driver_supports_cuda(driver_version, cuda_version)
+    return _knowledge.driver_supports_cuda(driver_version, cuda_version)
 
 
 def driver_max_cuda(driver_version):
     """'580.159.04' | driver_max_cuda -> '13.0'."""
     _require_version(driver_version, 'driver_max_cuda')
-    return _driver_max_cuda(driver_version)
+    return _knowledge.driver_max_cuda(driver_version)
 
 
 def gpu_arch(value):
     """'9.0' | gpu_arch -> 'Hopper'; '0x2335' | gpu_arch -> 'Hopper'."""
-    return _gpu_arch(value)
+    return _knowledge.gpu_arch(value)
 
 
 def gpu_requirements(gpus):
     """A list of gpu facts, compute capabilities, PCI device ids or architecture names -> driver requirements."""
     if isinstance(gpus, (str, dict)):
         gpus = [gpus]
-    return requirements_for_gpus(list(gpus or []))
+    return _knowledge.requirements_for_gpus(list(gpus or []))
 
 
 def _compute_capabilities(items):
@@ -72,9 +62,9 @@ def _compute_capabilities(items):
     out = []
     for item in items or []:
         if isinstance(item, dict):
-            cc = normalize_compute_capability(item.get('compute_capability'))
+            cc = _knowledge.normalize_compute_capability(item.get('compute_capability'))
         else:
-            cc = normalize_compute_capability(item)
+            cc = _knowledge.normalize_compute_capability(item)
         if cc is None:
             raise AnsibleFilterError('torch_variants: %r is not a compute capability (or a gpu fact with one)' % (item,))
         out.append(cc)
@@ -86,17 +76,17 @@ def torch_variants(compute_capabilities, torch_version=None, driver_version=None
     if driver_version is not None:
         _require_version(driver_version, 'torch_variants')
     try:
-        return _torch_variants(torch_version, _compute_capabilities(compute_capabilities), driver_version)
+        return _knowledge.torch_variants(torch_version, _compute_capabilities(compute_capabilities), driver_version)
     except ValueError as exc:
         raise AnsibleFilterError('torch_variants: %s' % exc) from exc
 
 
-def torch_wheel_index(variant, template=TORCH_WHEEL_INDEX_TEMPLATE):
+def torch_wheel_index(variant, template=None):
     """'cu130' | torch_wheel_index -> 'https://download.pytorch.org/whl/cu130'."""
     if not variant:
         raise AnsibleFilterError('torch_wheel_index: empty variant')
     try:
-        return _torch_wheel_index(str(variant), template)
+        return _knowledge.torch_wheel_index(str(variant), _knowledge.TORCH_WHEEL_INDEX_TEMPLATE if template is None else template)
     except (KeyError, IndexError, ValueError) as exc:
         raise AnsibleFilterError('torch_wheel_index: bad template %r (it may only name {variant}): %s' % (template, exc)) from exc
 
@@ -105,7 +95,7 @@ def driver_problems(facts):
     """Probe facts (ansible_facts['dlstack_gpu']) -> what keeps the GPUs from working; [] when fine."""
     if not isinstance(facts, dict):
         raise AnsibleFilterError('driver_problems: expects the dlstack_gpu facts (a dict), got %s' % type(facts).__name__)
-    return _driver_problems(facts)
+    return _probe.driver_problems(facts)
 
 
 class FilterModule(object):

@@ -6,13 +6,15 @@ documented in plugins/filter/nvidia_driver_busy.yml)."""
 
 from __future__ import annotations
 
-from ansible_collections.labops.dlstack.plugins.module_utils._driver_busy import busy_decision
 from ansible_collections.labops.dlstack.plugins.plugin_utils._filter_call import gpu_decision
+from ansible_collections.labops.dlstack.plugins.plugin_utils._lazy import LazyModule
+
+_busy = LazyModule('_driver_busy')
 
 
 def nvidia_driver_busy(gpu, **kwargs):
     """ansible_facts['dlstack_gpu'] | nvidia_driver_busy(plan=..., stage='change', policy='defer', ...) -> the decision."""
-    return gpu_decision('nvidia_driver_busy', busy_decision, gpu, **kwargs)
+    return gpu_decision('nvidia_driver_busy', _busy.busy_decision, gpu, **kwargs)
 
 
 class FilterModule:

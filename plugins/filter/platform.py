@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.labops.dlstack.plugins.module_utils import _platform
+from ansible_collections.labops.dlstack.plugins.plugin_utils._lazy import LazyModule
+
+_platform = LazyModule('_platform')
 
 
 def platform_vars(layers, facts):

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.labops.dlstack.plugins.module_utils import _pytorch_env as pe
+from ansible_collections.labops.dlstack.plugins.plugin_utils._lazy import LazyModule
+
+pe = LazyModule('_pytorch_env')
 
 
 def _homes_from_getent(getent_passwd, users):

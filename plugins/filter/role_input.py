@@ -14,7 +14,9 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.labops.dlstack.plugins.module_utils import _role_inputs
+from ansible_collections.labops.dlstack.plugins.plugin_utils._lazy import LazyModule
+
+_role_inputs = LazyModule('_role_inputs')
 
 
 def _host(facts):

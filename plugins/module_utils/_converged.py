@@ -15,11 +15,29 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import stat
 
 FORMAT = 1
 IGNORED_DIRS = ('__pycache__',)
 IGNORED_SUFFIXES = ('.pyc',)
+NAME_RE = re.compile(r'^[A-Za-z0-9_.-]+$')
+DEFAULT_STATE_DIR = '/var/lib/labops-dlstack/converged'
+
+# The options of a check: the top-level options of the converged module, and the suboptions of the `converged`
+# option of the modules that ask the same question in a module run they make anyway (conda_prefix_info,
+# pytorch_env_info), so a role's re-run starts one module where it started two. Documented in the converged module
+# and, as that module's options, in plugins/doc_fragments/converged.py.
+CHECK_OPTIONS = dict(
+    name=dict(type='str', required=True),
+    fingerprint=dict(type='str', required=True, no_log=False),
+    files=dict(type='list', elements='path', default=[]),
+    trees=dict(type='list', elements='path', default=[]),
+    exists=dict(type='list', elements='path', default=[]),
+    packages=dict(type='list', elements='str', default=[]),
+    held=dict(type='list', elements='str', default=[]),
+    state_dir=dict(type='path', default=DEFAULT_STATE_DIR),
+)
 
 
 def fingerprint(inputs, role_path=None):
@@ -157,6 +175,80 @@ def drift(recorded, fp, snap, missing_paths=(), dpkg=None, packages=(), held=())
         if dpkg.get(name, ('', ''))[0] != 'hold':
             out.append('package %s is not held' % name)
     return out
+
+
+def record_path(params):
+    """The record's file for CHECK_OPTIONS params; ValueError when the name is not a plain file name."""
+    if not NAME_RE.match(params['name']):
+        raise ValueError('name: %r is not a plain file name (letters, digits, _ . -)' % params['name'])
+    return os.path.join(params['state_dir'] or DEFAULT_STATE_DIR, params['name'] + '.json')
+
+
+def read_record(path):
+    """The record at path, None when there is none (or it is not JSON)."""
+    try:
+        with open(path, encoding='utf-8') as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def dpkg_states(run_command, names):
+    """{name: (want, status)} of the named packages, from dpkg-query; run_command(argv) -> (rc, out, err) as
+    AnsibleModule.run_command. Unknown names make dpkg-query exit 1 and say so on stderr: they are simply not
+    installed."""
+    if not names:
+        return {}
+    _rc, out, _err = run_command(['dpkg-query', '-W', '-f=${Package}\t${db:Status-Want}\t${db:Status-Status}\n']
+                                 + sorted(set(names)))
+    return parse_dpkg(out)
+
+
+# Every package dpkg knows, in one dpkg-query: the fields of the role's own listing (nvidia_driver's plan reads it with
+# the dpkg_installed filter) and the selection (want: hold), which the check reads for the holds.
+DPKG_LISTING_FORMAT = '${db:Status-Status}\t${Package}\t${Version}\t${db:Status-Want}\n'
+
+
+def dpkg_listing(run_command):
+    """(every package's (want, status) as dpkg_states gives them, the listing as
+    `dpkg-query -W -f='${db:Status-Status}\\t${Package}\\t${Version}\\n'` prints it) from one dpkg-query."""
+    _rc, out, _err = run_command(['dpkg-query', '-W', '-f=' + DPKG_LISTING_FORMAT])
+    states, lines = {}, []
+    for line in out.splitlines():
+        parts = line.split('\t')
+        if len(parts) == 4 and parts[1]:
+            states[parts[1]] = (parts[3], parts[0])
+            lines.append('\t'.join(parts[:3]))
+    return states, ''.join(line + '\n' for line in lines)
+
+
+def check(params, run_command, dpkg=None):
+    """The whole check for CHECK_OPTIONS params: the record read, the files and trees digested, the paths that must
+    exist looked at, dpkg asked about the packages (those named and those the record names), unless `dpkg` already
+    holds every package's state (dpkg_listing()).
+
+    Returns {'converged', 'drift', 'drifted_trees', 'path'}; ValueError for a name that is not a file name."""
+    path = record_path(params)
+    snap = snapshot(params.get('files') or [], params.get('trees') or [])
+    recorded = read_record(path)
+    missing = [p for p in params.get('exists') or [] if not os.path.lexists(p)]
+    packages, held = wanted_packages(recorded, params.get('packages') or [], params.get('held') or [])
+    states = dpkg if dpkg is not None else dpkg_states(run_command, packages + held)
+    found = drift(recorded, params['fingerprint'], snap, missing, states, packages, held)
+    return {'converged': not found, 'drift': found,
+            'drifted_trees': drifted_trees(recorded, snap) if recorded else [], 'path': path}
+
+
+def ask(module):
+    """The answer of check() for an AnsibleModule's `converged` option (CHECK_OPTIONS as suboptions), None when the
+    task gives none; a name that is not a file name fails the module."""
+    if module.params.get('converged') is None:
+        return None
+    try:
+        return check(module.params['converged'], module.run_command)
+    except ValueError as exc:
+        module.fail_json(msg='converged: %s' % exc)
+        raise  # fail_json exits; this keeps linters from reading a fall-through
 
 
 def drifted_trees(recorded, snap):

@@ -19,6 +19,9 @@ description:
     O(prefixes) with each prefix's user - the module then runs as root and starts each C(conda info) as that
     user (uid, groups, C(HOME), as C(su USER) gives them, plugins/module_utils/_as_user.py) - every user's prefix
     in one task.
+  - With O(converged) (and O(prefixes)) the module also asks whether the host is as the role's last converge left it
+    (what M(labops.dlstack.converged) answers, RV(state)), and runs O(conda_info) only when it is - the role's
+    preflight read, fast path and verification in one module run.
 author: labops.dlstack maintainers (@labops)
 options:
   prefix:
@@ -38,8 +41,11 @@ options:
     description:
       - Also run C(PREFIX/bin/conda info --json) and return its main fields as RV(conda_info).
       - Off by default - reading the files is enough to decide, and starting conda takes seconds.
+      - With O(converged), only when C(state.converged) is true (RV(conda_info_run) tells).
     type: bool
     default: false
+extends_documentation_fragment:
+  - labops.dlstack.converged
 attributes:
   check_mode:
     support: full
@@ -148,18 +154,30 @@ conda_info:
     - Main fields of C(conda info --json) (conda_version, python_version, root_prefix, platform, channels, envs).
     - C(stand_in) is true when the prefix was made by the tests' stand-in installer (its C(conda info) says so),
       false for a real conda.
-  returned: when O(conda_info=true) and the prefix has C(bin/conda)
+  returned: when O(conda_info=true) and the prefix has C(bin/conda) (with O(converged), when C(state.converged) is true)
   type: dict
   sample: {"conda_version": "26.3.2", "python_version": "3.13.5", "root_prefix": "/home/alice/miniforge3",
            "platform": "linux-64", "channels": ["https://conda.anaconda.org/conda-forge/linux-64"], "envs": [],
            "stand_in": false}
+conda_info_run:
+  description: Whether O(conda_info) was run (with O(converged), only when the host is as last converged).
+  returned: with O(prefixes)
+  type: bool
+  sample: true
+state:
+  description: What M(labops.dlstack.converged) answers for O(converged) (its RV(labops.dlstack.converged#module:converged),
+    RV(labops.dlstack.converged#module:drift), RV(labops.dlstack.converged#module:drifted_trees) and
+    RV(labops.dlstack.converged#module:path)).
+  returned: with O(converged)
+  type: dict
+  sample: {"converged": true, "drift": [], "drifted_trees": [], "path": /var/lib/labops-dlstack/converged/conda.json}
 """
 
 import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.labops.dlstack.plugins.module_utils import _as_user
+from ansible_collections.labops.dlstack.plugins.module_utils import _as_user, _converged
 from ansible_collections.labops.dlstack.plugins.module_utils._conda import parse_conda_info, read_prefix
 
 
@@ -190,13 +208,18 @@ def main():
             prefix=dict(type='path'),
             prefixes=dict(type='list', elements='dict'),
             conda_info=dict(type='bool', default=False),
+            converged=dict(type='dict', options=_converged.CHECK_OPTIONS),
         ),
         required_one_of=[('prefix', 'prefixes')],
         mutually_exclusive=[('prefix', 'prefixes')],
+        required_by={'converged': 'prefixes'},
         supports_check_mode=True,
     )
     conda_info = module.params['conda_info']
     if module.params['prefixes'] is not None:
+        state = _converged.ask(module)
+        extra = {} if state is None else {'state': state}
+        conda_info = conda_info and (state is None or state['converged'])
         out = []
         for item in module.params['prefixes']:
             result, error = read_one(item.get('prefix'), conda_info, item.get('user') or None, module.run_command)
@@ -204,7 +227,7 @@ def main():
                 module.fail_json(msg='prefixes: %s: %s' % (item.get('user') or item.get('prefix'), error),
                                  prefixes=out)
             out.append(dict(result, user=item.get('user') or None))
-        module.exit_json(changed=False, in_check_mode=module.check_mode, prefixes=out)
+        module.exit_json(changed=False, in_check_mode=module.check_mode, prefixes=out, conda_info_run=conda_info, **extra)
     result, error = read_one(module.params['prefix'], conda_info, None, module.run_command)
     if error:
         module.fail_json(msg=error, **(result or {}))

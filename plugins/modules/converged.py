@@ -70,6 +70,13 @@ options:
     description: Where the records are kept (root-owned).
     type: path
     default: /var/lib/labops-dlstack/converged
+  installed:
+    description:
+      - Also return every package dpkg knows as RV(dpkg_stdout), read with the check in one C(dpkg-query) - for a role
+        that decides from the installed packages and asks this module in the same run.
+      - Without O(record) only.
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full
@@ -81,6 +88,10 @@ notes:
   - Reading a user's files needs the rights to read them (the roles run it with C(become)).
 seealso:
   - module: labops.dlstack.gpu_facts
+  - module: labops.dlstack.conda_prefix_info
+    description: Asks the same question with its C(converged) option while it reads the prefixes.
+  - module: labops.dlstack.pytorch_env_info
+    description: Asks the same question with its C(converged) option, then checks the environments.
 """
 
 EXAMPLES = r"""
@@ -120,78 +131,57 @@ path:
   returned: always
   type: str
   sample: /var/lib/labops-dlstack/converged/ca_trust.json
+dpkg_stdout:
+  description:
+    - With O(installed), every package dpkg knows, one line each as
+      C(dpkg-query -W -f='${db:Status-Status}\t${Package}\t${Version}\n') prints it (read it with the filter
+      P(labops.dlstack.dpkg_installed#filter)).
+  returned: with O(installed)
+  type: str
+  sample: "installed\tnvidia-smi\t535.247.01-1~deb12u1\n"
 """
 
 import json
 import os
-import re
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.labops.dlstack.plugins.module_utils import _converged
 
-NAME_RE = re.compile(r'^[A-Za-z0-9_.-]+$')
-
-
-def _read(path):
-    try:
-        with open(path, encoding='utf-8') as handle:
-            return json.load(handle)
-    except (OSError, ValueError):
-        return None
-
-
-def _dpkg(module, names):
-    if not names:
-        return {}
-    # unknown names make dpkg-query exit 1 and say so on stderr: they are simply not installed
-    _rc, out, _err = module.run_command(['dpkg-query', '-W', '-f=${Package}\t${db:Status-Want}\t${db:Status-Status}\n']
-                                        + sorted(set(names)))
-    return _converged.parse_dpkg(out)
-
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            name=dict(type='str', required=True),
-            fingerprint=dict(type='str', required=True, no_log=False),
-            record=dict(type='bool', default=False),
-            files=dict(type='list', elements='path', default=[]),
-            trees=dict(type='list', elements='path', default=[]),
-            exists=dict(type='list', elements='path', default=[]),
-            packages=dict(type='list', elements='str', default=[]),
-            held=dict(type='list', elements='str', default=[]),
-            state_dir=dict(type='path', default='/var/lib/labops-dlstack/converged'),
-        ),
+        argument_spec=dict(_converged.CHECK_OPTIONS, record=dict(type='bool', default=False),
+                           installed=dict(type='bool', default=False)),
+        mutually_exclusive=[('record', 'installed')],
         supports_check_mode=True,
     )
     params = module.params
-    if not NAME_RE.match(params['name']):
-        module.fail_json(msg='name: %r is not a plain file name (letters, digits, _ . -)' % params['name'])
-    path = os.path.join(params['state_dir'], params['name'] + '.json')
+    try:
+        path = _converged.record_path(params)
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+    if params['installed']:
+        states, listing = _converged.dpkg_listing(module.run_command)
+        module.exit_json(changed=False, dpkg_stdout=listing, **_converged.check(params, module.run_command, states))
+    if not params['record']:
+        module.exit_json(changed=False, **_converged.check(params, module.run_command))
     snap = _converged.snapshot(params['files'], params['trees'])
-    if params['record']:
-        text = json.dumps(_converged.record(params['name'], params['fingerprint'], snap, params['packages'], params['held']),
-                          indent=1, sort_keys=True) + '\n'
-        try:
-            with open(path, encoding='utf-8') as handle:
-                changed = handle.read() != text
-        except OSError:
-            changed = True
-        if changed and not module.check_mode:
-            os.makedirs(params['state_dir'], mode=0o755, exist_ok=True)
-            tmp = path + '.tmp'
-            with open(tmp, 'w', encoding='utf-8') as handle:
-                handle.write(text)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        module.exit_json(changed=changed, converged=False, drift=[], drifted_trees=[], path=path)
-    recorded = _read(path)
-    missing = [p for p in params['exists'] if not os.path.lexists(p)]
-    packages, held = _converged.wanted_packages(recorded, params['packages'], params['held'])
-    drift = _converged.drift(recorded, params['fingerprint'], snap, missing, _dpkg(module, packages + held), packages, held)
-    module.exit_json(changed=False, converged=not drift, drift=drift,
-                     drifted_trees=_converged.drifted_trees(recorded, snap) if recorded else [], path=path)
+    text = json.dumps(_converged.record(params['name'], params['fingerprint'], snap, params['packages'], params['held']),
+                      indent=1, sort_keys=True) + '\n'
+    try:
+        with open(path, encoding='utf-8') as handle:
+            changed = handle.read() != text
+    except OSError:
+        changed = True
+    if changed and not module.check_mode:
+        os.makedirs(params['state_dir'], mode=0o755, exist_ok=True)
+        tmp = path + '.tmp'
+        with open(tmp, 'w', encoding='utf-8') as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    module.exit_json(changed=changed, converged=False, drift=[], drifted_trees=[], path=path)
 
 
 if __name__ == '__main__':

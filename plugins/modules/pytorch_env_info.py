@@ -25,6 +25,10 @@ description:
     (C(become)) and starts each check with the user's uid, groups, C(HOME) and C(SHELL), as C(su USER)
     gives them (plugins/module_utils/_as_user.py) - in one connection instead of one C(become_user) task
     item per user.
+  - With O(converged) the module first asks whether the host is as the role's last converge left it (what
+    M(labops.dlstack.converged) answers, RV(state)), and checks O(envs) only when it is - the role's fast path
+    and its proof in one module run. When it is not, RV(results) is empty and RV(checked) false (the role builds,
+    then checks). O(converged) needs O(envs).
 author: labops.dlstack maintainers (@labops)
 options:
   python:
@@ -57,7 +61,8 @@ options:
     description: Seconds the probe may run (the first CUDA initialisation can take tens of seconds).
     type: int
     default: 300
-extends_documentation_fragment: []
+extends_documentation_fragment:
+  - labops.dlstack.converged
 attributes:
   check_mode:
     support: full
@@ -127,6 +132,17 @@ stderr:
   description: What the probe printed on stderr (warnings of torch).
   returned: with O(python)
   type: str
+checked:
+  description: Whether O(envs) were checked (false only with O(converged), when the host is not as last converged).
+  returned: with O(envs)
+  type: bool
+state:
+  description: What M(labops.dlstack.converged) answers for O(converged) (its RV(labops.dlstack.converged#module:converged),
+    RV(labops.dlstack.converged#module:drift), RV(labops.dlstack.converged#module:drifted_trees) and
+    RV(labops.dlstack.converged#module:path)).
+  returned: with O(converged)
+  type: dict
+  sample: {"converged": true, "drift": [], "drifted_trees": [], "path": /var/lib/labops-dlstack/converged/pytorch_env.json}
 '''
 
 import inspect
@@ -135,7 +151,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.labops.dlstack.plugins.module_utils import _as_user, _pytorch_env_check
+from ansible_collections.labops.dlstack.plugins.module_utils import _as_user, _converged, _pytorch_env_check
 
 
 def parse_probe_output(rc, stdout, stderr):
@@ -197,15 +213,19 @@ def main():
             skip_missing=dict(type='bool', default=False),
             size=dict(type='int', default=256),
             timeout=dict(type='int', default=300),
+            converged=dict(type='dict', options=_converged.CHECK_OPTIONS),
         ),
         required_one_of=[('python', 'envs')],
         mutually_exclusive=[('python', 'envs')],
+        required_by={'converged': 'envs'},
         supports_check_mode=True,
     )
     size, seconds = module.params['size'], module.params['timeout']
     if module.params['envs'] is not None:
-        module.exit_json(changed=False, results=[check_env(env, size, seconds, module.params['skip_missing'])
-                                                 for env in module.params['envs']])
+        state = _converged.ask(module)
+        checked = state is None or state['converged']
+        results = [check_env(env, size, seconds, module.params['skip_missing']) for env in module.params['envs']] if checked else []
+        module.exit_json(changed=False, checked=checked, results=results, **({} if state is None else {'state': state}))
     python = module.params['python']
     if not os.path.exists(python):
         module.exit_json(changed=False, **missing(python))

@@ -180,7 +180,7 @@ def test_busy_host_defers_and_converges_when_idle(lab, tmp_path, reports):
     assert (again['action'], again['deferred']) == ('install', None)
     # ... and it is checked beside the others, not in a batch: only the deferred ws-busy has a change to make
     assert _batches(run2) == [['ws-busy']], _batches(run2)
-    state = _task(run2, 'ws-wait', 'Ask once whether the driver, its holds and its files are as the last converge left them')
+    state = _task(run2, 'ws-wait', 'Read the installed packages and ask once whether the driver, its holds and its files are as the last converge left them')
     assert state and state[0]['converged'] is True and state[0]['drift'] == [], state
     assert _task(run2, 'ws-wait', 'Wait for the GPUs to go idle (nvidia_driver_busy_policy wait)') == []
     assert _task(run2, 'ws-wait', 'Say what running GPU work meant for this step') == []

@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+
+import pytest
 
 from ansible_collections.labops.dlstack.plugins.module_utils import _converged
 
@@ -125,3 +128,42 @@ def test_a_path_absent_at_the_converge_and_now_is_no_drift(tmp_path):
     (tmp_path / 'mok.conf').write_text('x')
     assert _converged.drift(recorded, 'f1', _converged.snapshot([str(tmp_path / 'mok.conf')], [])) == [
         'file %s changed since the last converge' % (tmp_path / 'mok.conf')]
+
+
+def test_check_reads_record_files_exists_and_dpkg_in_one_call(tmp_path):
+    """check(): what converged and the modules asking on the way answer; dpkg asked once for the packages named
+    and those the record names, through the run_command given."""
+    conf = tmp_path / 'pip.conf'
+    conf.write_text('[global]\n')
+    params = {'name': 'pytorch_env', 'fingerprint': 'f1', 'state_dir': str(tmp_path / 'state'), 'files': [str(conf)],
+              'trees': [], 'exists': [str(tmp_path / 'gone')], 'packages': ['a'], 'held': []}
+    asked = []
+
+    def run(argv):
+        asked.append(argv)
+        return 0, 'a\thold\tinstalled\nb\tinstall\tinstalled\n', ''
+    assert _converged.check(params, run) == {
+        'converged': False, 'drift': ['no record of an earlier converge of this role on this host'],
+        'drifted_trees': [], 'path': str(tmp_path / 'state' / 'pytorch_env.json')}
+    (tmp_path / 'state').mkdir()
+    with open(str(tmp_path / 'state' / 'pytorch_env.json'), 'w', encoding='utf-8') as handle:
+        json.dump(_converged.record('pytorch_env', 'f1', _converged.snapshot([str(conf)], []), ['b'], ['a']), handle)
+    assert _converged.check(params, run)['drift'] == ['%s is missing' % (tmp_path / 'gone')]
+    assert asked[-1][-2:] == ['a', 'b']  # the named one and the recorded one, in one dpkg-query
+    assert _converged.check(dict(params, exists=[]), run)['converged'] is True
+    assert len(asked) == 3
+
+
+def test_record_path_refuses_a_name_that_is_not_a_file_name(tmp_path):
+    assert _converged.record_path({'name': 'conda', 'state_dir': str(tmp_path)}) == str(tmp_path / 'conda.json')
+    with pytest.raises(ValueError, match='not a plain file name'):
+        _converged.record_path({'name': '../conda', 'state_dir': str(tmp_path)})
+
+
+def test_dpkg_listing_gives_the_states_and_the_roles_listing():
+    out = ('installed\tnvidia-smi\t535.247.01-1~deb12u1\thold\n'
+           'config-files\tsudo\t1.9.13p3-1+deb12u4\tdeinstall\n'
+           'not a row\n')
+    states, listing = _converged.dpkg_listing(lambda argv: (0, out, ''))
+    assert states == {'nvidia-smi': ('hold', 'installed'), 'sudo': ('deinstall', 'config-files')}
+    assert listing == 'installed\tnvidia-smi\t535.247.01-1~deb12u1\nconfig-files\tsudo\t1.9.13p3-1+deb12u4\n'

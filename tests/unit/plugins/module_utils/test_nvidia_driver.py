@@ -580,7 +580,7 @@ def test_dpkg_query_result_plans_like_package_facts(h200):
 def test_dpkg_installed_filter():
     from ansible_collections.labops.dlstack.plugins.filter import nvidia_driver as flt
     dpkg_installed = flt.FilterModule().filters()['dpkg_installed']
-    assert dpkg_installed is nd.parse_dpkg_query
+    assert dpkg_installed.__name__ == 'parse_dpkg_query'  # the decision itself, imported on the first call
     assert dpkg_installed('installed\tg++\t4:12.2.0-3\nconfig-files\tsudo\t1.9.13p3-1+deb12u4\n') == {'g++': '4:12.2.0-3'}
 
 

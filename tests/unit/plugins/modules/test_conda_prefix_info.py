@@ -103,3 +103,45 @@ def test_prefixes_failure_names_the_user(capsys, tmp_path):
     assert result['msg'] == 'prefixes: root: %s/bin/conda info --json failed as root (rc 1): CondaError: broken prefix' % prefix
     code, result = run_module(capsys, {'prefixes': [{'prefix': 'rel'}]})
     assert (code, result['msg']) == (1, "prefixes: rel: prefix: 'rel' is not an absolute path")
+
+
+def test_converged_asks_conda_only_on_a_converged_host(capsys, tmp_path):
+    """Preflight's read, the fast path's question and verify's conda info in one run: conda info runs (as the
+    item's user) only when the host is as recorded; a removed .condarc is drift, and conda is not asked."""
+    from ansible_collections.labops.dlstack.plugins.modules import converged
+    me = pwd.getpwuid(os.geteuid()).pw_name
+    fixture = os.path.join(os.path.abspath(FIXTURES), 'conda-info-with-warning.txt')
+    prefix = make_prefix(tmp_path, '#!/bin/sh\n[ "$1 $2" = "info --json" ] || exit 3\necho x >> "$0.ran"\ncat "%s"\n' % fixture)
+    with open(prefix + '/.condarc', 'w', encoding='utf-8') as handle:
+        handle.write('channels: [conda-forge]\n')
+    ask = {'name': 'conda', 'fingerprint': 'f1', 'state_dir': str(tmp_path / 'state'),
+           'files': [prefix + '/.condarc'], 'exists': [prefix + '/bin/conda']}
+    items = [{'prefix': prefix, 'user': me}]
+
+    code, result = run_module(capsys, {'prefixes': items, 'conda_info': True, 'converged': ask})
+    assert code == 0 and result['changed'] is False
+    assert (result['state']['converged'], result['conda_info_run']) == (False, False)
+    assert result['prefixes'][0]['conda_version'] == '26.3.2' and 'conda_info' not in result['prefixes'][0]
+    assert not os.path.exists(prefix + '/bin/conda.ran')
+
+    run_main(capsys, converged.main, {k: v for k, v in ask.items() if k != 'exists'} | {'record': True})
+    code, result = run_module(capsys, {'prefixes': items, 'conda_info': True, 'converged': ask})
+    assert (result['state'], result['conda_info_run']) == (
+        {'converged': True, 'drift': [], 'drifted_trees': [], 'path': str(tmp_path / 'state' / 'conda.json')}, True)
+    assert result['prefixes'][0]['conda_info'] == CONDA_INFO_MINIFORGE
+
+    os.remove(prefix + '/.condarc')
+    os.remove(prefix + '/bin/conda.ran')
+    code, result = run_module(capsys, {'prefixes': items, 'conda_info': True, 'converged': ask})
+    assert (result['state']['drift'], result['conda_info_run']) == (['file %s/.condarc is missing' % prefix], False)
+    assert not os.path.exists(prefix + '/bin/conda.ran')
+
+
+def test_converged_without_conda_info_asks_nothing(capsys, tmp_path):
+    """check mode in the role: conda_info false, the question still answered."""
+    prefix = make_prefix(tmp_path, '#!/bin/sh\nexit 9\n')
+    ask = {'name': 'conda', 'fingerprint': 'f1', 'state_dir': str(tmp_path / 'state')}
+    code, result = run_module(capsys, {'prefixes': [{'prefix': prefix}], 'converged': ask})
+    assert code == 0 and result['conda_info_run'] is False and result['state']['converged'] is False
+    code, result = run_module(capsys, {'prefix': prefix, 'converged': ask})
+    assert code == 1 and "missing parameter(s) required by 'converged': prefixes" in result['msg']

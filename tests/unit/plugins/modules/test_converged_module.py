@@ -82,3 +82,31 @@ def test_recorded_packages_are_checked_again(capsys, host):
     run_main(capsys, converged.main, args(host, record=True, packages=['dpkg', 'labops-no-such-package']))
     rc, out = run_main(capsys, converged.main, args(host))
     assert out['drift'] == ['package labops-no-such-package is not installed']
+
+
+@pytest.mark.skipif(shutil.which('dpkg-query') is None, reason='needs dpkg (a Debian or Ubuntu host)')
+def test_installed_lists_every_package_with_the_check_in_one_dpkg_query(capsys, host, monkeypatch):
+    """nvidia_driver's preflight: the listing its plan reads (the dpkg_installed filter) and the check, from one
+    dpkg-query of the real dpkg."""
+    from ansible.module_utils.basic import AnsibleModule
+    from ansible_collections.labops.dlstack.plugins.filter.nvidia_driver import FilterModule
+    calls = []
+    real = AnsibleModule.run_command
+
+    def counting(self, args, *rest, **kwargs):
+        calls.append(args)
+        return real(self, args, *rest, **kwargs)
+    monkeypatch.setattr(AnsibleModule, 'run_command', counting)
+    run_main(capsys, converged.main, args(host, record=True, packages=['dpkg'], held=['dpkg']))
+    calls.clear()
+    rc, out = run_main(capsys, converged.main, args(host, installed=True))
+    assert rc == 0 and len(calls) == 1  # one dpkg-query for the listing and the recorded packages
+    assert out['drift'] == ['package dpkg is not held']  # dpkg is installed, and nobody holds it here
+    installed = FilterModule().filters()['dpkg_installed'](out['dpkg_stdout'])
+    assert 'dpkg' in installed and installed['dpkg'][0].isdigit()
+    assert all(line.count('\t') == 2 for line in out['dpkg_stdout'].splitlines())
+
+
+def test_installed_and_record_exclude_each_other(capsys, host):
+    rc, out = run_main(capsys, converged.main, args(host, record=True, installed=True))
+    assert rc == 1 and 'mutually exclusive' in out['msg']

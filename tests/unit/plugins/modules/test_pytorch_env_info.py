@@ -157,3 +157,36 @@ def test_python_and_envs_exclude_each_other(capsys):
     assert code == 1 and 'mutually exclusive' in result['msg']
     code, result = run_main(capsys, m.main, {})
     assert code == 1 and 'one of the following is required: python, envs' in result['msg']
+
+
+def test_converged_asks_the_fast_path_question_and_checks_only_a_converged_host(capsys, tmp_path):
+    """The fast path and the proof in one run: no record -> not converged, nothing checked; after the record the
+    same call checks every environment; a removed interpreter (exists) is drift again, and nothing is checked."""
+    from ansible_collections.labops.dlstack.plugins.modules import converged
+    me = pwd.getpwuid(os.geteuid()).pw_name
+    python = _fake_env(tmp_path)
+    ask = {'name': 'pytorch_env', 'fingerprint': 'f1', 'state_dir': str(tmp_path / 'state'),
+           'trees': [str(tmp_path / 'env')], 'exists': [python]}
+    envs = [{'user': me, 'python': python, 'name': 'torch'}]
+    code, result = run_main(capsys, m.main, {'envs': envs, 'size': 8, 'converged': ask})
+    assert code == 0 and result['changed'] is False
+    assert (result['checked'], result['results']) == (False, [])
+    assert result['state'] == {'converged': False, 'drift': ['no record of an earlier converge of this role on this host'],
+                               'drifted_trees': [], 'path': str(tmp_path / 'state' / 'pytorch_env.json')}
+
+    run_main(capsys, converged.main, {k: v for k, v in ask.items() if k != 'exists'} | {'record': True})
+    code, result = run_main(capsys, m.main, {'envs': envs, 'size': 8, 'converged': ask})
+    assert (result['state']['converged'], result['checked']) == (True, True)
+    assert [r['probe']['matmul']['checksum'] for r in result['results']] == [512]
+
+    code, result = run_main(capsys, m.main, {'envs': envs, 'size': 8, 'converged': dict(ask, fingerprint='f2')})
+    assert (result['state']['drift'], result['checked'], result['results']) == (
+        ["the role's input or code changed since its last converge here"], False, [])
+
+
+def test_converged_needs_envs_and_a_plain_name(capsys, tmp_path):
+    code, result = run_main(capsys, m.main, {'python': '/usr/bin/python3', 'converged': {'name': 'x', 'fingerprint': 'f'}})
+    assert code == 1 and 'missing parameter(s) required by \'converged\': envs' in result['msg']
+    ask = {'name': '../x', 'fingerprint': 'f', 'state_dir': str(tmp_path)}
+    code, result = run_main(capsys, m.main, {'envs': [], 'converged': ask})
+    assert (code, result['msg']) == (1, "converged: name: '../x' is not a plain file name (letters, digits, _ . -)")
